@@ -8,7 +8,9 @@ a project definition in a single round trip.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -419,3 +421,231 @@ def build_schema(
     if errors:
         raise SchemaError(errors)
     return normalised_fields, normalised_questions
+
+
+# -- items --------------------------------------------------------------------------------
+# Checkers return None when a value is fine, else one message: ingesting 100k rows must stay
+# cheap, and the first problem in a field is enough for a customer to find the bad cell.
+
+FieldCheck = Callable[[Any], str | None]
+
+MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+TRACE_STEP_TYPES = ("thought", "tool_call", "tool_result", "observation", "answer")
+FIELD_REQUIRED = "This field is required."
+_URL_RE = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
+
+
+def _expected(what: str, value: Any) -> str:
+    return f"Must be {what}, got {_type_name(value)}."
+
+
+def _text_check(required: bool) -> FieldCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return _expected("a string", value)
+        if required and (not value or value.isspace()):
+            return "This field is required and cannot be blank."
+        return None
+
+    return check
+
+
+def _text_list_check(minimum: int, reason: str) -> FieldCheck:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return _expected("a list of strings", value)
+        if len(value) < minimum:
+            return f"Needs at least {minimum} {reason}, got {len(value)}."
+        for index, entry in enumerate(value):
+            if not isinstance(entry, str):
+                return f"Entry [{index}] must be a string, got {_type_name(entry)}."
+        return None
+
+    return check
+
+
+def _messages_check(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return _expected("a list of chat turns", value)
+    if not value:
+        return "Needs at least one chat turn."
+    for index, turn in enumerate(value):
+        if not isinstance(turn, dict):
+            return (
+                f"Turn [{index}] must be an object with role and content, "
+                f"got {_type_name(turn)}."
+            )
+        role = turn.get("role")
+        if role not in MESSAGE_ROLES:
+            return (
+                f"Turn [{index}]: role must be one of {', '.join(MESSAGE_ROLES)}; "
+                f"got {_show(role)}."
+            )
+        content = turn.get("content")
+        if not isinstance(content, str) or not content:
+            return (
+                f"Turn [{index}]: content must be a non-empty string, "
+                f"got {_show(content)}."
+            )
+    return None
+
+
+def _trace_check(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return _expected("a list of agent steps", value)
+    if not value:
+        return "Needs at least one step."
+    for index, step in enumerate(value):
+        if not isinstance(step, dict):
+            return (
+                f"Step [{index}] must be an object with type and content, "
+                f"got {_type_name(step)}."
+            )
+        if step.get("type") not in TRACE_STEP_TYPES:
+            return (
+                f"Step [{index}]: type must be one of {', '.join(TRACE_STEP_TYPES)}; "
+                f"got {_show(step.get('type'))}."
+            )
+        if not isinstance(step.get("content"), str):
+            return (
+                f"Step [{index}]: content must be a string, "
+                f"got {_type_name(step.get('content'))}."
+            )
+        if "tool" in step and not isinstance(step["tool"], str):
+            return f"Step [{index}]: tool must be a string, got {_type_name(step['tool'])}."
+    return None
+
+
+def _media_check(value: Any) -> str | None:
+    if isinstance(value, str) and _URL_RE.fullmatch(value):
+        return None
+    return f"Must be an http(s) URL, got {_show(value)}."
+
+
+def _json_check(value: Any) -> None:
+    """A json field holds any JSON value; parsing already guaranteed that much."""
+    return None
+
+
+_FIELD_CHECKS: dict[str, FieldCheck] = {
+    "messages": _messages_check,
+    "trace": _trace_check,
+    "media": _media_check,
+    "json": _json_check,
+}
+
+
+def _show(value: Any) -> str:
+    """Quote an offending value briefly, in JSON spelling, so a message stays one line."""
+    try:
+        shown = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class ItemValidator:
+    """Checks item data against one project's normalised fields and questions.
+
+    Build it once per project and reuse it for every row: the per-field checks are closures
+    compiled here so validating a row is a single pass over the fields.
+    """
+
+    def __init__(self, fields: list[dict], questions: list[dict]) -> None:
+        compared: dict[str, str] = {}
+        for question in questions:
+            if question["kind"] in ("ranking", "pairwise"):
+                compared.setdefault(question["field"], question["name"])
+        checks: list[tuple[str, bool, FieldCheck]] = []
+        for field in fields:
+            name, field_type, required = field["name"], field["type"], field["required"]
+            if field_type == "text":
+                check = _text_check(required)
+            elif field_type == "text_list":
+                if name in compared:
+                    check = _text_list_check(
+                        2, f"entries because question {compared[name]!r} compares them"
+                    )
+                else:
+                    check = _text_list_check(1, "entry")
+            else:
+                check = _FIELD_CHECKS[field_type]
+            checks.append((name, required, check))
+        self._checks = checks
+        self._field_names = frozenset(name for name, _, _ in checks)
+        self._unknown_field = (
+            f"Unknown field; this project's fields are {', '.join(n for n, _, _ in checks)}."
+        )
+
+    def validate(self, data: Any) -> list[tuple[str, str]]:
+        """Return (field, message) pairs, at most one per field; empty when the item is fine."""
+        if not isinstance(data, dict):
+            return [("non_field_errors", _expected("an object of field values", data))]
+        errors: list[tuple[str, str]] = []
+        present = 0
+        for name, required, check in self._checks:
+            if name in data:
+                present += 1
+                message = check(data[name])
+                if message is not None:
+                    errors.append((name, message))
+            elif required:
+                errors.append((name, FIELD_REQUIRED))
+        if present != len(data):
+            errors.extend(
+                (str(key), self._unknown_field) for key in data if key not in self._field_names
+            )
+        return errors
+
+
+_RAW_CELL_TYPES = frozenset({"text", "media"})
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_csv_row(
+    fields: list[dict], row: dict[str, str],
+) -> tuple[dict, list[tuple[str, str]]]:
+    """Turn one csv.DictReader row into item data plus (column, message) parse errors.
+
+    Structured fields are JSON in their cell. An empty cell means "absent", so a missing
+    required field is left for ItemValidator.validate to report; run it on the data only
+    when this returns no errors, or a field whose cell failed to parse is reported twice.
+    Columns that are not fields are errors: drop columns you handle yourself (ids, gold)
+    from the row before calling this. csv.DictReader's None key (surplus cells) and None
+    values (short rows) are understood.
+    """
+    data: dict[str, Any] = {}
+    errors: list[tuple[str, str]] = []
+    matched = 0
+    for field in fields:
+        name = field["name"]
+        if name not in row:
+            continue
+        matched += 1
+        cell = row[name]
+        if cell is None or cell == "":
+            continue
+        if field["type"] in _RAW_CELL_TYPES:
+            data[name] = cell
+            continue
+        try:
+            data[name] = json.loads(cell, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            errors.append((name, f"Is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                 f"column {exc.colno})."))
+        except ValueError as exc:
+            errors.append((name, f"Is not valid JSON: {exc}."))
+        except RecursionError:
+            errors.append((name, "Is not valid JSON: nested too deeply."))
+    if matched != len(row):
+        names = {field["name"] for field in fields}
+        for key in row:
+            if key is None:
+                errors.append(("non_field_errors", "The row has more cells than the header."))
+            elif key not in names:
+                errors.append((key, "Unknown column; this project's fields are "
+                                    f"{', '.join(field['name'] for field in fields)}."))
+    return data, errors

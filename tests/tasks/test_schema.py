@@ -1,8 +1,12 @@
 """Tests for tasks.schema, which must run without Django settings."""
 
+import csv
+import io
+import json
+
 import pytest
 
-from tasks.schema import PRESETS, SchemaError, build_schema
+from tasks.schema import PRESETS, ItemValidator, SchemaError, build_schema, parse_csv_row
 
 
 def schema_errors(preset=None, fields=None, questions=None) -> dict[str, list[str]]:
@@ -441,3 +445,226 @@ def test_building_a_preset_leaves_it_untouched():
     again = build_schema("conversation_review", None, None)
     assert again[0][0]["name"] == "conversation"
     assert "changed" not in again[1][1]["options"]
+
+
+# -- items --------------------------------------------------------------------------------
+
+ALL_FIELDS = [
+    {"name": "prompt", "type": "text"},
+    {"name": "completions", "type": "text_list"},
+    {"name": "chat", "type": "messages"},
+    {"name": "steps", "type": "trace"},
+    {"name": "picture", "type": "media"},
+    {"name": "meta", "type": "json"},
+    {"name": "note", "type": "text", "required": False},
+]
+GOOD_ITEM = {
+    "prompt": "Summarise this.",
+    "completions": ["one"],
+    "chat": [{"role": "system", "content": "Be brief."},
+             {"role": "user", "content": "Hi", "name": "ann"}],
+    "steps": [
+        {"type": "thought", "content": "Look it up."},
+        {"type": "tool_call", "content": "", "tool": "search", "arguments": {"q": "x"}},
+        {"type": "tool_result", "content": "found", "tool": "search", "took_ms": 12},
+        {"type": "answer", "content": "x"},
+    ],
+    "picture": "https://cdn.example.com/a.png?size=2",
+    "meta": None,
+}
+
+
+ABSENT = object()
+
+
+def item_validator(fields=ALL_FIELDS, questions=SIMPLE_Q) -> ItemValidator:
+    return ItemValidator(*build_schema(None, fields, questions))
+
+
+def item_errors(**changes) -> list[tuple[str, str]]:
+    data = {**GOOD_ITEM, **changes}
+    return item_validator().validate({k: v for k, v in data.items() if v is not ABSENT})
+
+
+
+def test_a_good_item_passes():
+    assert item_validator().validate(GOOD_ITEM) == []
+    assert item_validator().validate({**GOOD_ITEM, "note": ""}) == []
+
+
+def test_missing_required_and_unknown_fields():
+    assert item_errors(prompt=ABSENT, extra=1) == [
+        ("prompt", "This field is required."),
+        ("extra", "Unknown field; this project's fields are prompt, completions, chat, steps, "
+                  "picture, meta, note."),
+    ]
+
+
+def test_item_must_be_an_object():
+    assert item_validator().validate(["x"]) == [
+        ("non_field_errors", "Must be an object of field values, got list."),
+    ]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (3, "Must be a string, got integer."),
+    (None, "Must be a string, got null."),
+    ("  ", "This field is required and cannot be blank."),
+])
+def test_text_field(value, message):
+    assert item_errors(prompt=value) == [("prompt", message)]
+
+
+def test_optional_text_field_must_still_be_a_string():
+    assert item_errors(note=["x"]) == [("note", "Must be a string, got list.")]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("one", "Must be a list of strings, got string."),
+    ([], "Needs at least 1 entry, got 0."),
+    (["a", 2], "Entry [1] must be a string, got integer."),
+])
+def test_text_list_field(value, message):
+    assert item_errors(completions=value) == [("completions", message)]
+
+
+@pytest.mark.parametrize("kind", ["ranking", "pairwise"])
+def test_compared_text_list_needs_two_entries(kind):
+    validator = item_validator(LIST, [{"name": "cmp", "kind": kind, "field": "completions"}])
+    assert validator.validate({"prompt": "p", "completions": ["a", "b"]}) == []
+    assert validator.validate({"prompt": "p", "completions": ["a"]}) == [
+        ("completions", "Needs at least 2 entries because question 'cmp' compares them, got 1."),
+    ]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"role": "user"}, "Must be a list of chat turns, got object."),
+    ([], "Needs at least one chat turn."),
+    (["hi"], "Turn [0] must be an object with role and content, got string."),
+    ([{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}],
+     'Turn [1]: role must be one of system, user, assistant, tool; got "bot".'),
+    ([{"content": "a"}], "Turn [0]: role must be one of system, user, assistant, tool; "
+                         "got null."),
+    ([{"role": "assistant", "content": ""}],
+     'Turn [0]: content must be a non-empty string, got "".'),
+    ([{"role": "assistant", "content": [{"type": "text"}]}],
+     'Turn [0]: content must be a non-empty string, got [{"type": "text"}].'),
+])
+def test_messages_field(value, message):
+    assert item_errors(chat=value) == [("chat", message)]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("thought", "Must be a list of agent steps, got string."),
+    ([], "Needs at least one step."),
+    ([None], "Step [0] must be an object with type and content, got null."),
+    ([{"type": "plan", "content": "x"}],
+     'Step [0]: type must be one of thought, tool_call, tool_result, observation, answer; '
+     'got "plan".'),
+    ([{"type": "observation"}], "Step [0]: content must be a string, got null."),
+    ([{"type": "tool_call", "content": "", "tool": 7}],
+     "Step [0]: tool must be a string, got integer."),
+])
+def test_trace_field(value, message):
+    assert item_errors(steps=value) == [("steps", message)]
+
+
+@pytest.mark.parametrize("url", ["http://x.org", "HTTPS://x.org/a.mp4", "https://x.org?a=b"])
+def test_media_field_accepts_http_urls(url):
+    assert item_errors(picture=url) == []
+
+
+@pytest.mark.parametrize("url", ["https://x.org/a b", "ftp://x.org/a", "https://", "/a.png", 5])
+def test_media_field_rejects_anything_else(url):
+    assert item_errors(picture=url) == [
+        ("picture", f"Must be an http(s) URL, got {json.dumps(url)}."),
+    ]
+
+
+@pytest.mark.parametrize("value", [None, 0, "x", [1, {"a": []}], {"deep": {"er": True}}])
+def test_json_field_takes_any_value(value):
+    assert item_errors(meta=value) == []
+
+
+def test_long_values_are_shortened_in_messages():
+    assert item_errors(picture="x" * 500) == [
+        ("picture", 'Must be an http(s) URL, got "' + "x" * 56 + "...."),
+    ]
+
+
+def test_one_message_per_field():
+    errors = item_errors(completions=[1, 2, 3], chat=[{"role": "bot"}] * 3)
+    assert [field for field, _ in errors] == ["completions", "chat"]
+
+
+# -- CSV ----------------------------------------------------------------------------------
+
+
+TEXT_FIELDS = build_schema(None, TEXT, SIMPLE_Q)[0]
+
+
+def csv_rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_cells_become_item_data():
+    fields, _ = build_schema(None, ALL_FIELDS, SIMPLE_Q)
+    [row] = csv_rows(
+        "prompt,completions,chat,steps,picture,meta,note\n"
+        'Hi there,"[""a"", ""b""]","[{""role"": ""user"", ""content"": ""x""}]",'
+        '"[{""type"": ""answer"", ""content"": ""y""}]",https://e.org/p.png,"{""k"": 1}",\n'
+    )
+    data, errors = parse_csv_row(fields, row)
+    assert errors == []
+    assert data == {
+        "prompt": "Hi there",
+        "completions": ["a", "b"],
+        "chat": [{"role": "user", "content": "x"}],
+        "steps": [{"type": "answer", "content": "y"}],
+        "picture": "https://e.org/p.png",
+        "meta": {"k": 1},
+    }
+    assert ItemValidator(fields, []).validate(data) == []
+
+
+def test_csv_text_is_taken_verbatim():
+    data, errors = parse_csv_row(TEXT_FIELDS, {"prompt": '  ["not json"] '})
+    assert (data, errors) == ({"prompt": '  ["not json"] '}, [])
+
+
+
+def test_csv_empty_cells_are_absent():
+    fields, _ = build_schema(None, ALL_FIELDS, SIMPLE_Q)
+    data, errors = parse_csv_row(fields, {"prompt": "", "meta": "", "note": None})
+    assert (data, errors) == ({}, [])
+    assert ("prompt", "This field is required.") in ItemValidator(fields, []).validate(data)
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("[a, b]", "Is not valid JSON: Expecting value (line 1, column 2)."),
+    ("[1, NaN]", "Is not valid JSON: NaN is not valid JSON."),
+    ("[" * 100_000, "Is not valid JSON: nested too deeply."),
+])
+def test_csv_bad_json_is_reported_not_raised(cell, message):
+    fields, _ = build_schema(None, LIST, SIMPLE_Q)
+    data, errors = parse_csv_row(fields, {"prompt": "p", "completions": cell})
+    assert data == {"prompt": "p"}
+    assert errors == [("completions", message)]
+
+
+def test_csv_json_field_needs_json_too():
+    fields, _ = build_schema(None, [{"name": "meta", "type": "json"}], SIMPLE_Q)
+    assert parse_csv_row(fields, {"meta": '"quoted"'}) == ({"meta": "quoted"}, [])
+    assert parse_csv_row(fields, {"meta": "bare"})[1] == [
+        ("meta", "Is not valid JSON: Expecting value (line 1, column 1)."),
+    ]
+
+
+def test_csv_unknown_columns_and_surplus_cells():
+    [row] = csv_rows("prompt,id\nhello,7,surplus\n")
+    data, errors = parse_csv_row(TEXT_FIELDS, row)
+    assert data == {"prompt": "hello"}
+    assert errors == [
+        ("id", "Unknown column; this project's fields are prompt."),
+        ("non_field_errors", "The row has more cells than the header."),
+    ]
