@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The web server and a django-q2 worker run together; Ctrl-C stops both.
+run: export DEBUG ?= 1
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "API docs:  http://$(HOST):$(PORT)/api/docs/"
+	@echo "Admin:     http://$(HOST):$(PORT)/admin/"
+	@echo "Schema:    http://$(HOST):$(PORT)/api/schema/?format=json"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py qcluster & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: export SECRET_KEY ?= bench-only-secret-key-not-for-production-use-0123456789
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,149 @@
+"""Operators verify experts and manage organizations here."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.template.response import TemplateResponse
+
+from . import services
+from .models import Credential, Domain, Expertise, ExpertProfile, Membership, Organization, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "email", "is_staff", "is_active", "date_joined"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at", "member_count"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+    @admin.display(description="members")
+    def member_count(self, obj):
+        return obj.memberships.count()
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "parent"]
+    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["slug", "name"]
+
+
+class CredentialInline(admin.TabularInline):
+    model = Credential
+    extra = 0
+    fields = ["degree", "field", "institution", "year", "evidence", "status",
+              "reviewer_notes", "reviewed_by", "reviewed_at"]
+    readonly_fields = ["reviewed_by", "reviewed_at"]
+
+
+class ExpertiseInline(admin.TabularInline):
+    model = Expertise
+    extra = 0
+    fields = ["domain", "level", "qualification_score", "source", "qualified_at",
+              "suspended_until", "suspension_reason"]
+    autocomplete_fields = ["domain"]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="The expert reads this reason.")
+
+
+def ask_reason(modeladmin, request, queryset, title: str, apply):
+    """An action that needs a reason shows a form first, then applies to every expert."""
+    if "apply" in request.POST:
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            for expert in queryset:
+                apply(expert, form.cleaned_data["reason"])
+            modeladmin.message_user(request, f"{title}: {queryset.count()} expert(s).",
+                                    messages.SUCCESS)
+            return None
+    else:
+        form = ReasonForm()
+    return TemplateResponse(request, "admin/accounts/reason_action.html", {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST["action"],
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "opts": modeladmin.model._meta,
+    })
+
+
+class DomainFilter(admin.SimpleListFilter):
+    title = "domain"
+    parameter_name = "domain"
+
+    def lookups(self, request, model_admin):
+        return [(d.slug, d.name) for d in Domain.objects.all()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(expertise__domain__slug=self.value()).distinct()
+        return queryset
+
+
+@admin.register(ExpertProfile)
+class ExpertProfileAdmin(admin.ModelAdmin):
+    list_display = ["full_name", "username", "highest_degree", "field_of_study",
+                    "verification", "status", "verified_at"]
+    list_filter = ["verification", "status", "highest_degree", DomainFilter]
+    search_fields = ["full_name", "user__username", "user__email", "field_of_study"]
+    readonly_fields = ["verified_by", "verified_at", "created_at"]
+    inlines = [ExpertiseInline, CredentialInline]
+    actions = ["verify", "reject", "suspend", "reinstate"]
+    list_select_related = ["user"]
+
+    @admin.display(ordering="user__username")
+    def username(self, obj):
+        return obj.user.username
+
+    @admin.action(description="Verify selected experts")
+    def verify(self, request, queryset):
+        for expert in queryset:
+            services.set_verification(expert=expert, actor=request.user,
+                                      verification=ExpertProfile.Verification.VERIFIED)
+        self.message_user(request, f"Verified {queryset.count()} expert(s).", messages.SUCCESS)
+
+    @admin.action(description="Reject selected experts (with a reason)")
+    def reject(self, request, queryset):
+        return ask_reason(self, request, queryset, "Reject experts", lambda e, reason:
+                          services.set_verification(
+                              expert=e, actor=request.user, reason=reason,
+                              verification=ExpertProfile.Verification.REJECTED))
+
+    @admin.action(description="Suspend selected experts (with a reason)")
+    def suspend(self, request, queryset):
+        return ask_reason(self, request, queryset, "Suspend experts", lambda e, reason:
+                          services.set_expert_status(
+                              expert=e, actor=request.user, reason=reason,
+                              status=ExpertProfile.Status.SUSPENDED))
+
+    @admin.action(description="Reinstate selected experts")
+    def reinstate(self, request, queryset):
+        for expert in queryset:
+            services.set_expert_status(expert=expert, actor=request.user,
+                                       status=ExpertProfile.Status.ACTIVE)
+        self.message_user(request, f"Reinstated {queryset.count()} expert(s).",
+                          messages.SUCCESS)
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    list_display = ["expert", "degree", "institution", "year", "status"]
+    list_filter = ["status", "degree"]
+    search_fields = ["expert__full_name", "institution"]
+    list_select_related = ["expert"]

@@ -1,0 +1,72 @@
+import os
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    """PostgreSQL tests skip on a laptop's SQLite but fail in CI, where they must run."""
+    if request.node.get_closest_marker("postgres") is None:
+        return
+    if connection.vendor != "postgresql":
+        message = f"needs PostgreSQL, but the database is {connection.vendor}"
+        if os.environ.get("REQUIRE_POSTGRES") or os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """The suite runs with production settings, minus the HTTPS redirect and slow hashing."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def staff(db):
+    return factories.staff_user()
+
+
+@pytest.fixture
+def expert(db):
+    return factories.expert()
+
+
+@pytest.fixture
+def customer(db):
+    return factories.customer()
+
+
+@pytest.fixture
+def other_customer(db):
+    return factories.customer(organization="Other Org")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {factories.token_for(user)}")
+    return client

@@ -1,0 +1,66 @@
+"""Builders for test data that go through the real services, as production code does."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+from knox.models import AuthToken
+
+from accounts import services as account_services
+from accounts.models import Domain, ExpertProfile, Membership
+
+User = get_user_model()
+_sequence = itertools.count(1)
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+def token_for(user) -> str:
+    return AuthToken.objects.create(user)[1]
+
+
+def staff_user(username: str | None = None):
+    n = next(_sequence)
+    return User.objects.create_user(username=username or f"operator{n}",
+                                    email=f"operator{n}@example.com", password=PASSWORD,
+                                    is_staff=True, is_superuser=True)
+
+
+def expert(*, domains=("medicine-cardiology",), verified: bool = True, qualified: bool = True,
+           degree: str = "phd", username: str | None = None, languages=("en",)):
+    n = next(_sequence)
+    name = username or f"expert{n}"
+    domain_objs = list(Domain.objects.filter(slug__in=domains))
+    profile = account_services.signup_expert(
+        username=name, email=f"{name}@example.com", password=PASSWORD,
+        full_name=f"Dr. Expert {n}", highest_degree=degree, field_of_study="Medicine",
+        domains=domain_objs, languages=list(languages))
+    operator = User.objects.filter(is_staff=True).first() or staff_user()
+    if verified:
+        account_services.set_verification(expert=profile, actor=operator,
+                                          verification=ExpertProfile.Verification.VERIFIED)
+    if qualified:
+        for domain in domain_objs:
+            account_services.qualify_expertise(expert=profile, domain=domain, score=None,
+                                               source="operator")
+    return profile.user
+
+
+def customer(*, organization: str | None = None, username: str | None = None):
+    n = next(_sequence)
+    name = username or f"customer{n}"
+    membership = account_services.signup_customer(
+        username=name, email=f"{name}@example.com", password=PASSWORD,
+        organization_name=organization or f"Org {n}")
+    return membership.user
+
+
+def member(organization, role: str = Membership.Role.MEMBER, username: str | None = None):
+    n = next(_sequence)
+    name = username or f"member{n}"
+    user = User.objects.create_user(username=name, email=f"{name}@example.com",
+                                    password=PASSWORD)
+    Membership.objects.create(user=user, organization=organization, role=role)
+    return user
+
+
+def organization_of(user):
+    return user.memberships.get().organization
