@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -118,6 +119,15 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    """Quote an offending value briefly, in JSON spelling, so a message stays one line."""
+    try:
+        shown = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _is_int(value: Any) -> bool:
@@ -535,15 +545,6 @@ _FIELD_CHECKS: dict[str, FieldCheck] = {
 }
 
 
-def _show(value: Any) -> str:
-    """Quote an offending value briefly, in JSON spelling, so a message stays one line."""
-    try:
-        shown = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
 class ItemValidator:
     """Checks item data against one project's normalised fields and questions.
 
@@ -576,6 +577,8 @@ class ItemValidator:
         self._unknown_field = (
             f"Unknown field; this project's fields are {', '.join(n for n, _, _ in checks)}."
         )
+        self._answer_checks = _answer_checks(questions)
+        self._text_questions = frozenset(q["name"] for q in questions if q["kind"] == "text")
 
     def validate(self, data: Any) -> list[tuple[str, str]]:
         """Return (field, message) pairs, at most one per field; empty when the item is fine."""
@@ -595,6 +598,30 @@ class ItemValidator:
             errors.extend(
                 (str(key), self._unknown_field) for key in data if key not in self._field_names
             )
+        return errors
+
+    def validate_gold(self, data: dict, gold: Any) -> list[tuple[str, str]]:
+        """Return (question, message) pairs for a gold answer to an already valid item.
+
+        Gold may cover only some questions, but never free text: there is no single right
+        wording to score an expert against.
+        """
+        if not isinstance(gold, dict):
+            return [("non_field_errors", _expected("an object mapping questions to answers", gold))]
+        errors: list[tuple[str, str]] = []
+        for key, value in gold.items():
+            check = self._answer_checks.get(key)
+            if check is None:
+                errors.append((str(key), "Unknown question; gold answers must name a question "
+                                         f"of this project: {', '.join(self._answer_checks)}."))
+            elif key in self._text_questions:
+                errors.append((key, "Text questions cannot have a gold answer."))
+            elif value is None:
+                errors.append((key, "A gold answer cannot be null; leave the question out."))
+            else:
+                message = check(value, data)
+                if message is not None:
+                    errors.append((key, message))
         return errors
 
 
@@ -649,3 +676,197 @@ def parse_csv_row(
                 errors.append((key, "Unknown column; this project's fields are "
                                     f"{', '.join(field['name'] for field in fields)}."))
     return data, errors
+
+
+# -- answers ------------------------------------------------------------------------------
+# Answer checks also see the item, because ranking and spans answers are bounded by it.
+
+AnswerCheck = Callable[[Any, dict], str | None]
+
+QUESTION_REQUIRED = "This question is required."
+PAIRWISE_CHOICES = ("A", "B", "tie")
+_SPAN_KEYS = frozenset({"start", "end", "label"})
+
+
+def _label_answer(options: list[str]) -> AnswerCheck:
+    allowed = frozenset(options)
+    listing = ", ".join(options)
+
+    def check(value: Any, item: dict) -> str | None:
+        if isinstance(value, str) and value in allowed:
+            return None
+        return f"Must be one of {listing}; got {_show(value)}."
+
+    return check
+
+
+def _multi_label_answer(options: list[str]) -> AnswerCheck:
+    allowed = frozenset(options)
+    listing = ", ".join(options)
+
+    def check(value: Any, item: dict) -> str | None:
+        if not isinstance(value, list):
+            return _expected("a list of options", value)
+        for choice in value:
+            if not isinstance(choice, str) or choice not in allowed:
+                return f"Every choice must be one of {listing}; got {_show(choice)}."
+        if len(set(value)) != len(value):
+            return "Lists an option more than once."
+        return None
+
+    return check
+
+
+def _rating_answer(low: int, high: int) -> AnswerCheck:
+    def check(value: Any, item: dict) -> str | None:
+        if _is_int(value) and low <= value <= high:
+            return None
+        return f"Must be a whole number from {low} to {high}; got {_show(value)}."
+
+    return check
+
+
+def _ranking_answer(field: str) -> AnswerCheck:
+    def check(value: Any, item: dict) -> str | None:
+        entries = item.get(field)
+        count = len(entries) if isinstance(entries, list) else 0
+        if (
+            isinstance(value, list)
+            and len(value) == count
+            and all(_is_int(position) for position in value)
+            and sorted(value) == list(range(count))
+        ):
+            return None
+        return (
+            f"Must list every index of {field!r} once, best first: a reordering of "
+            f"{list(range(count))}; got {_show(value)}."
+        )
+
+    return check
+
+
+def _pairwise_answer(strength: bool) -> AnswerCheck:
+    if not strength:
+        def check(value: Any, item: dict) -> str | None:
+            if isinstance(value, str) and value in PAIRWISE_CHOICES:
+                return None
+            return f'Must be "A", "B" or "tie"; got {_show(value)}.'
+
+        return check
+
+    def check_with_strength(value: Any, item: dict) -> str | None:
+        if (
+            isinstance(value, dict)
+            and value.keys() == {"choice", "strength"}
+            and isinstance(value["choice"], str)
+            and value["choice"] in PAIRWISE_CHOICES
+            and _is_int(value["strength"])
+            and 1 <= value["strength"] <= 3
+        ):
+            return None
+        return (
+            'Must be {"choice": "A", "B" or "tie", "strength": 1, 2 or 3}; '
+            f"got {_show(value)}."
+        )
+
+    return check_with_strength
+
+
+def _text_answer(required: bool, min_length: int, max_length: int | None) -> AnswerCheck:
+    def check(value: Any, item: dict) -> str | None:
+        if not isinstance(value, str):
+            return _expected("a string", value)
+        if not value or value.isspace():
+            # A blank optional answer simply means "nothing to add".
+            return QUESTION_REQUIRED if required else None
+        if len(value) < min_length:
+            return f"Needs at least {min_length} characters, got {len(value)}."
+        if max_length is not None and len(value) > max_length:
+            return f"Allows at most {max_length} characters, got {len(value)}."
+        return None
+
+    return check
+
+
+def _spans_answer(field: str, options: list[str]) -> AnswerCheck:
+    allowed = frozenset(options)
+    listing = ", ".join(options)
+
+    def check(value: Any, item: dict) -> str | None:
+        if not isinstance(value, list):
+            return _expected("a list of spans", value)
+        text = item.get(field)
+        length = len(text) if isinstance(text, str) else 0
+        bounds: list[tuple[int, int, int]] = []
+        for index, span in enumerate(value):
+            if not isinstance(span, dict) or span.keys() != _SPAN_KEYS:
+                return f'Span [{index}] must be {{"start", "end", "label"}}; got {_show(span)}.'
+            start, end, label = span["start"], span["end"], span["label"]
+            if not (_is_int(start) and _is_int(end) and 0 <= start < end <= length):
+                return (
+                    f"Span [{index}] must have whole numbers 0 <= start < end <= {length} "
+                    f"(the length of {field!r}); got start {_show(start)}, end {_show(end)}."
+                )
+            if not isinstance(label, str) or label not in allowed:
+                return f"Span [{index}]: label must be one of {listing}; got {_show(label)}."
+            bounds.append((start, end, index))
+        bounds.sort()
+        for (_, earlier_end, first), (later_start, _, second) in pairwise(bounds):
+            if later_start < earlier_end:
+                return f"Spans [{first}] and [{second}] overlap; spans must not overlap."
+        return None
+
+    return check
+
+
+def _answer_checks(questions: list[dict]) -> dict[str, AnswerCheck]:
+    checks: dict[str, AnswerCheck] = {}
+    for question in questions:
+        kind = question["kind"]
+        if kind == "label":
+            check = _label_answer(question["options"])
+        elif kind == "multi_label":
+            check = _multi_label_answer(question["options"])
+        elif kind == "rating":
+            check = _rating_answer(question["min"], question["max"])
+        elif kind == "ranking":
+            check = _ranking_answer(question["field"])
+        elif kind == "pairwise":
+            check = _pairwise_answer(question["strength"])
+        elif kind == "text":
+            check = _text_answer(
+                question["required"], question["min_length"], question["max_length"]
+            )
+        else:
+            check = _spans_answer(question["field"], question["options"])
+        checks[question["name"]] = check
+    return checks
+
+
+def validate_answer(
+    questions: list[dict], item_data: dict, answer: Any,
+) -> dict[str, list[str]]:
+    """Check an expert's answer to one item; errors are keyed by question name, DRF style.
+
+    A null answer counts as no answer, so clients may send every question's key.
+    """
+    if not isinstance(answer, dict):
+        return {"answer": [_expected("an object mapping question names to answers", answer)]}
+    checks = _answer_checks(questions)
+    errors: dict[str, list[str]] = {}
+    for question in questions:
+        name = question["name"]
+        value = answer.get(name)
+        if value is None:
+            if question["required"]:
+                errors[name] = [QUESTION_REQUIRED]
+            continue
+        message = checks[name](value, item_data)
+        if message is not None:
+            errors[name] = [message]
+    for key in answer:
+        if key not in checks:
+            errors[str(key)] = [
+                f"Unknown question; this project's questions are {', '.join(checks)}."
+            ]
+    return errors

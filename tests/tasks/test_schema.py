@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from tasks.schema import PRESETS, ItemValidator, SchemaError, build_schema, parse_csv_row
+from tasks.schema import (
+    PRESETS,
+    ItemValidator,
+    SchemaError,
+    build_schema,
+    parse_csv_row,
+    validate_answer,
+)
 
 
 def schema_errors(preset=None, fields=None, questions=None) -> dict[str, list[str]]:
@@ -188,7 +195,7 @@ def test_rating_settings_and_labels():
     }
 
 
-@pytest.mark.parametrize(("settings", "message"), [
+@pytest.mark.parametrize(("overrides", "message"), [
     ({"min": 5, "max": 5}, "questions[0].max: rating question 'score' needs min < max, "
                            "got min 5 and max 5"),
     ({"min": 1.5}, "questions[0].min: rating question 'score' needs a whole number, got 1.5"),
@@ -204,8 +211,8 @@ def test_rating_settings_and_labels():
     ({"labels": {"1": ""}}, "questions[0].labels: rating question 'score' needs a non-empty "
                             "string for score 1"),
 ])
-def test_bad_rating_settings(settings, message):
-    question = {"name": "score", "kind": "rating", **settings}
+def test_bad_rating_settings(overrides, message):
+    question = {"name": "score", "kind": "rating", **overrides}
     assert only_error("questions", fields=TEXT, questions=[question]) == message
 
 
@@ -264,7 +271,7 @@ def test_pairwise_strength_must_be_boolean():
     assert message == "questions[0].strength: must be true or false, got integer"
 
 
-@pytest.mark.parametrize(("settings", "message"), [
+@pytest.mark.parametrize(("overrides", "message"), [
     ({"min_length": -1}, "questions[0].min_length: must be a whole number of characters >= 0, "
                          "got -1"),
     ({"max_length": "10"}, "questions[0].max_length: must be a whole number of characters >= 0, "
@@ -272,8 +279,8 @@ def test_pairwise_strength_must_be_boolean():
     ({"min_length": 10, "max_length": 5}, "questions[0].max_length: text question 'note' has "
                                           "min_length 10 above max_length 5"),
 ])
-def test_bad_text_lengths(settings, message):
-    question = {"name": "note", "kind": "text", **settings}
+def test_bad_text_lengths(overrides, message):
+    question = {"name": "note", "kind": "text", **overrides}
     assert only_error("questions", fields=TEXT, questions=[question]) == message
 
 
@@ -667,4 +674,237 @@ def test_csv_unknown_columns_and_surplus_cells():
     assert errors == [
         ("id", "Unknown column; this project's fields are prompt."),
         ("non_field_errors", "The row has more cells than the header."),
+    ]
+
+
+# -- answers ------------------------------------------------------------------------------
+
+ANSWER_FIELDS = [
+    {"name": "prompt", "type": "text"},
+    {"name": "completions", "type": "text_list"},
+    {"name": "doc", "type": "text", "required": False},
+]
+ANSWER_QUESTIONS = [
+    {"name": "topic", "kind": "label", "options": ["news", "sport"]},
+    {"name": "tags", "kind": "multi_label", "options": ["x", "y", "z"]},
+    {"name": "score", "kind": "rating", "min": 0, "max": 10},
+    {"name": "order", "kind": "ranking", "field": "completions"},
+    {"name": "better", "kind": "pairwise"},
+    {"name": "graded", "kind": "pairwise", "strength": True, "required": False},
+    {"name": "note", "kind": "text", "min_length": 3, "max_length": 10},
+    {"name": "remark", "kind": "text", "required": False},
+    {"name": "entities", "kind": "spans", "field": "doc", "options": ["PER", "ORG"]},
+]
+SCHEMA_FIELDS, SCHEMA_QUESTIONS = build_schema(None, ANSWER_FIELDS, ANSWER_QUESTIONS)
+ITEM = {"prompt": "p", "completions": ["a", "b", "c"], "doc": "Ada met Bob at ACME."}
+GOOD_ANSWER = {
+    "topic": "news",
+    "tags": [],
+    "score": 0,
+    "order": [2, 0, 1],
+    "better": "tie",
+    "graded": {"choice": "B", "strength": 3},
+    "note": "fine",
+    "entities": [{"start": 8, "end": 11, "label": "PER"}, {"start": 0, "end": 3, "label": "PER"},
+                 {"start": 15, "end": 19, "label": "ORG"}],
+}
+
+
+def answer_errors(item=ITEM, **changes) -> dict[str, list[str]]:
+    answer = {**GOOD_ANSWER, **changes}
+    answer = {k: v for k, v in answer.items() if v is not ABSENT}
+    return validate_answer(SCHEMA_QUESTIONS, item, answer)
+
+
+def test_a_good_answer_passes():
+    assert answer_errors() == {}
+    assert answer_errors(graded=ABSENT, remark=ABSENT, tags=["z", "x"]) == {}
+
+
+def test_answer_must_be_an_object():
+    assert validate_answer(SCHEMA_QUESTIONS, ITEM, "news") == {
+        "answer": ["Must be an object mapping question names to answers, got string."],
+    }
+
+
+def test_missing_and_null_required_answers():
+    assert answer_errors(topic=ABSENT, score=None, graded=None) == {
+        "topic": ["This question is required."],
+        "score": ["This question is required."],
+    }
+
+
+def test_unknown_question_in_answer():
+    assert answer_errors(mood="happy") == {"mood": [
+        "Unknown question; this project's questions are topic, tags, score, order, better, "
+        "graded, note, remark, entities."
+    ]}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("politics", 'Must be one of news, sport; got "politics".'),
+    (["news"], 'Must be one of news, sport; got ["news"].'),
+])
+def test_label_answer(value, message):
+    assert answer_errors(topic=value) == {"topic": [message]}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("x", "Must be a list of options, got string."),
+    (["x", "w"], 'Every choice must be one of x, y, z; got "w".'),
+    (["x", ["y"]], 'Every choice must be one of x, y, z; got ["y"].'),
+    (["x", "x"], "Lists an option more than once."),
+])
+def test_multi_label_answer(value, message):
+    assert answer_errors(tags=value) == {"tags": [message]}
+
+
+@pytest.mark.parametrize("value", [11, -1, 5.0, True, "5"])
+def test_rating_answer(value):
+    assert answer_errors(score=value) == {"score": [
+        f"Must be a whole number from 0 to 10; got {json.dumps(value)}."
+    ]}
+
+
+@pytest.mark.parametrize("value", [[0, 1], [0, 1, 1], [1, 2, 3], [0, 1, True], [0, 1, "2"], 2])
+def test_ranking_answer(value):
+    assert answer_errors(order=value) == {"order": [
+        "Must list every index of 'completions' once, best first: a reordering of [0, 1, 2]; "
+        f"got {json.dumps(value)}."
+    ]}
+
+
+def test_ranking_answer_follows_the_item_length():
+    item = {**ITEM, "completions": ["a", "b"]}
+    assert answer_errors(item=item, order=[1, 0]) == {}
+
+
+@pytest.mark.parametrize("value", ["a", "C", "Tie", {"choice": "A", "strength": 1}])
+def test_pairwise_answer(value):
+    assert answer_errors(better=value) == {"better": [
+        f'Must be "A", "B" or "tie"; got {json.dumps(value)}.'
+    ]}
+
+
+@pytest.mark.parametrize("value", [
+    "A", {"choice": "A"}, {"choice": "A", "strength": 0}, {"choice": "A", "strength": 4},
+    {"choice": "C", "strength": 2}, {"choice": "A", "strength": True},
+    {"choice": "A", "strength": 2, "why": "x"},
+])
+def test_pairwise_answer_with_strength(value):
+    assert answer_errors(graded=value) == {"graded": [
+        'Must be {"choice": "A", "B" or "tie", "strength": 1, 2 or 3}; '
+        f"got {json.dumps(value)}."
+    ]}
+
+
+def test_pairwise_tie_with_strength_is_accepted():
+    assert answer_errors(graded={"choice": "tie", "strength": 1}) == {}
+
+
+@pytest.mark.parametrize(("changes", "errors"), [
+    ({"note": 5}, {"note": ["Must be a string, got integer."]}),
+    ({"note": "   "}, {"note": ["This question is required."]}),
+    ({"note": "ab"}, {"note": ["Needs at least 3 characters, got 2."]}),
+    ({"note": "x" * 11}, {"note": ["Allows at most 10 characters, got 11."]}),
+    ({"remark": ""}, {}),
+    ({"remark": "  "}, {}),
+    ({"remark": ["x"]}, {"remark": ["Must be a string, got list."]}),
+])
+def test_text_answer(changes, errors):
+    assert answer_errors(**changes) == errors
+
+
+def span(start, end, label="PER") -> dict:
+    return {"start": start, "end": end, "label": label}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"start": 0}, "Must be a list of spans, got object."),
+    (["x"], 'Span [0] must be {"start", "end", "label"}; got "x".'),
+    ([{"start": 0, "end": 3}], 'Span [0] must be {"start", "end", "label"}; '
+                               'got {"start": 0, "end": 3}.'),
+    ([{**span(0, 3), "text": "Ada"}], 'Span [0] must be {"start", "end", "label"}; '
+                                      'got {"start": 0, "end": 3, "label": "PER", "text": "Ada"}.'),
+    ([span(0, 3), span(3, 3)], "Span [1] must have whole numbers 0 <= start < end <= 20 "
+                               "(the length of 'doc'); got start 3, end 3."),
+    ([span(-1, 3)], "Span [0] must have whole numbers 0 <= start < end <= 20 "
+                    "(the length of 'doc'); got start -1, end 3."),
+    ([span(15, 21)], "Span [0] must have whole numbers 0 <= start < end <= 20 "
+                     "(the length of 'doc'); got start 15, end 21."),
+    ([span(0, 3.0)], "Span [0] must have whole numbers 0 <= start < end <= 20 "
+                     "(the length of 'doc'); got start 0, end 3.0."),
+    ([span(0, 3, "LOC")], 'Span [0]: label must be one of PER, ORG; got "LOC".'),
+    ([span(8, 11), span(0, 3), span(2, 5)], "Spans [1] and [2] overlap; spans must not overlap."),
+    ([span(0, 10), span(2, 3)], "Spans [0] and [1] overlap; spans must not overlap."),
+    ([span(4, 6), span(4, 6, "ORG")], "Spans [0] and [1] overlap; spans must not overlap."),
+])
+def test_spans_answer(value, message):
+    assert answer_errors(entities=value) == {"entities": [message]}
+
+
+def test_touching_spans_and_no_spans_are_fine():
+    assert answer_errors(entities=[span(3, 8), span(0, 3)]) == {}
+    assert answer_errors(entities=[]) == {}
+
+
+def test_spans_count_characters_not_bytes():
+    item = {**ITEM, "doc": "Zoë 🙂 Ada"}
+    assert answer_errors(item=item, entities=[span(6, 9)]) == {}
+
+
+def test_spans_on_an_item_without_the_text():
+    item = {k: v for k, v in ITEM.items() if k != "doc"}
+    assert answer_errors(item=item, entities=[]) == {}
+    assert answer_errors(item=item, entities=[span(0, 1)]) == {"entities": [
+        "Span [0] must have whole numbers 0 <= start < end <= 0 (the length of 'doc'); "
+        "got start 0, end 1."
+    ]}
+
+
+def test_preset_answers():
+    fields, questions = build_schema("conversation_review", None, None)
+    item = {"conversation": [{"role": "user", "content": "hi"}]}
+    assert ItemValidator(fields, questions).validate(item) == []
+    assert validate_answer(questions, item, {"quality": 4, "verdict": "needs_fix"}) == {}
+    assert validate_answer(questions, item, {"quality": 6, "verdict": "ok", "critique": 1}) == {
+        "quality": ["Must be a whole number from 1 to 5; got 6."],
+        "verdict": ['Must be one of acceptable, needs_fix, unsafe; got "ok".'],
+        "critique": ["Must be a string, got integer."],
+    }
+
+
+# -- gold ---------------------------------------------------------------------------------
+
+
+def gold_errors(gold) -> list[tuple[str, str]]:
+    return ItemValidator(SCHEMA_FIELDS, SCHEMA_QUESTIONS).validate_gold(ITEM, gold)
+
+
+def test_gold_may_cover_some_questions():
+    assert gold_errors({"topic": "sport", "order": [0, 1, 2]}) == []
+    assert gold_errors({}) == []
+    assert gold_errors({k: v for k, v in GOOD_ANSWER.items() if k != "note"}) == []
+
+
+def test_gold_values_are_checked_as_answers():
+    assert gold_errors({"better": "C", "entities": [span(0, 99)]}) == [
+        ("better", 'Must be "A", "B" or "tie"; got "C".'),
+        ("entities", "Span [0] must have whole numbers 0 <= start < end <= 20 "
+                     "(the length of 'doc'); got start 0, end 99."),
+    ]
+
+
+def test_gold_rejects_text_unknown_and_null():
+    assert gold_errors({"note": "fine", "mood": "x", "topic": None}) == [
+        ("note", "Text questions cannot have a gold answer."),
+        ("mood", "Unknown question; gold answers must name a question of this project: "
+                 "topic, tags, score, order, better, graded, note, remark, entities."),
+        ("topic", "A gold answer cannot be null; leave the question out."),
+    ]
+
+
+def test_gold_must_be_an_object():
+    assert gold_errors(["news"]) == [
+        ("non_field_errors", "Must be an object mapping questions to answers, got list."),
     ]
