@@ -8,10 +8,15 @@ from rest_framework.test import APIClient
 from tests import factories
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    """PostgreSQL tests run in real transactions. They are marked before pytest-django orders
+    transactional tests last, and they restore the migrations' data (the domain taxonomy)
+    that their closing flush wipes, so that no test after them finds an empty table."""
     for item in items:
         if item.get_closest_marker("postgres"):
-            item.add_marker(pytest.mark.django_db(transaction=True))
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
+    return (yield)
 
 
 @pytest.fixture(autouse=True)
