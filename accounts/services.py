@@ -70,7 +70,13 @@ def signup_customer(*, username: str, email: str, password: str,
         raise ValidationError({"organization": ["An organization with that name already "
                                                 "exists; ask its owner to add you."]})
     user = _create_user(username, email, password)
-    organization = Organization.objects.create(name=organization_name)
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.create(name=organization_name)
+    except IntegrityError as exc:
+        # Two signups for one organization raced past the check above.
+        raise ValidationError({"organization": ["An organization with that name already "
+                                                "exists; ask its owner to add you."]}) from exc
     return Membership.objects.create(user=user, organization=organization,
                                      role=Membership.Role.OWNER)
 
