@@ -1,0 +1,388 @@
+"""Consensus answers per question kind, each with a confidence on [0, 1].
+
+Matrices are the reliability matrices of `quality.units` (annotators or packed slots
+by units, numeric codes, np.nan for no answer). Functions that need to know which
+item a unit belongs to take the `Units` object itself. Ties are always broken
+towards the lower code so that reruns on the same data never flip a consensus.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import choix
+import numpy as np
+from scipy import sparse
+
+from quality.agreement import domain_index, unique_rows
+from quality.units import Units, tokens
+
+
+@dataclass(frozen=True)
+class Vote:
+    """Per-unit winner (a value from the domain, nan if nobody answered) and its share."""
+
+    values: np.ndarray
+    confidence: np.ndarray
+
+
+def _vote_counts(matrix: np.ndarray, value_domain, weights=None) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=float)
+    rows, cols, idx = domain_index(matrix, value_domain)
+    v = len(value_domain)
+    w = None if weights is None else np.asarray(weights, dtype=float)[rows]
+    flat = np.bincount(cols * v + idx, weights=w, minlength=matrix.shape[1] * v)
+    return flat.reshape(matrix.shape[1], v)
+
+
+def majority(matrix: np.ndarray, value_domain, weights=None) -> Vote:
+    """Most voted value per unit; `weights` (one per matrix row, e.g. trust means) make
+    it a weighted vote, so rows must be annotators, not packed slots, when given.
+
+    Ties go to the value listed first in `value_domain`: for multi-label units that
+    means a 2-2 split does not select the option, for span tokens that "O" wins.
+    """
+    counts = _vote_counts(matrix, value_domain, weights)
+    total = counts.sum(axis=1)
+    winner = counts.argmax(axis=1)
+    answered = total > 0
+    domain = np.asarray(value_domain, dtype=float)
+    values = np.where(answered, domain[winner], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(answered, counts[np.arange(len(counts)), winner] / total, 0.0)
+    return Vote(values=values, confidence=share)
+
+
+@dataclass(frozen=True)
+class DawidSkene:
+    """Fitted Dawid-Skene model.
+
+    `posterior[i, j]` is P(item i has class j); `confusion[a, j, l]` is P(annotator a
+    answers l | true class j); `priors[j]` is the class prevalence.
+    """
+
+    posterior: np.ndarray
+    confusion: np.ndarray
+    priors: np.ndarray
+    iterations: int
+    converged: bool
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.posterior.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.posterior.max(axis=1)
+
+
+def dawid_skene(
+    item_idx,
+    annotator_idx,
+    label_idx,
+    n_classes: int,
+    weights_init=None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+) -> DawidSkene:
+    """Dawid & Skene (1979) EM over (item, annotator, label) index triples.
+
+    Starts from each item's (optionally trust-weighted, `weights_init` per annotator)
+    vote shares, the paper's own initialisation, which also anchors class identities
+    so that EM cannot converge to a relabelled solution. An annotator may label an item
+    more than once (as in the paper's data); each label counts. `smoothing` is a
+    pseudo-count added to every confusion cell and prior so a class an annotator never
+    used does not get probability zero and veto an item forever. Converged when the
+    marginal log-likelihood improves by less than `tol` relative to its size; with
+    few informative annotators the likelihood is flat and individual posteriors can
+    keep drifting long after the labels have settled.
+
+    All steps are sparse products over one items x (annotator, label) count matrix, so
+    the cost per iteration is linear in the number of annotations.
+    """
+    item_idx = np.asarray(item_idx, dtype=np.int64)
+    annotator_idx = np.asarray(annotator_idx, dtype=np.int64)
+    label_idx = np.asarray(label_idx, dtype=np.int64)
+    k = int(n_classes)
+    n_items = int(item_idx.max()) + 1 if len(item_idx) else 0
+    n_ann = int(annotator_idx.max()) + 1 if len(annotator_idx) else 0
+    # counts[i, a * k + l]: how often annotator a gave item i label l.
+    counts = sparse.csr_matrix(
+        (np.ones(len(item_idx)), (item_idx, annotator_idx * k + label_idx)),
+        shape=(n_items, n_ann * k),
+    )
+    counts_t = counts.T.tocsr()
+
+    w = np.ones(n_ann) if weights_init is None else np.asarray(weights_init, dtype=float)
+    votes = np.bincount(item_idx * k + label_idx, weights=w[annotator_idx],
+                        minlength=n_items * k).reshape(n_items, k)
+    total = votes.sum(axis=1, keepdims=True)
+    posterior = np.divide(votes, total, out=np.full_like(votes, 1.0 / k), where=total > 0)
+
+    converged = False
+    iterations = 0
+    prev_log_lik = -np.inf
+    while iterations < max_iter:
+        iterations += 1
+        # M-step: expected (annotator, given label) x true class counts.
+        given_by_true = np.asarray(counts_t @ posterior).reshape(n_ann, k, k)
+        confusion = given_by_true.transpose(0, 2, 1) + smoothing
+        confusion /= confusion.sum(axis=2, keepdims=True)
+        priors = posterior.sum(axis=0) + smoothing
+        priors /= priors.sum()
+        # E-step: log P(class) + sum of log P(given label | class) over the item's labels.
+        log_conf = np.log(confusion).transpose(0, 2, 1).reshape(n_ann * k, k)
+        log_post = np.asarray(counts @ log_conf) + np.log(priors)
+        peak = log_post.max(axis=1, keepdims=True)
+        posterior = np.exp(log_post - peak)
+        norm = posterior.sum(axis=1, keepdims=True)
+        posterior /= norm
+        log_lik = float((peak + np.log(norm)).sum())
+        if abs(log_lik - prev_log_lik) <= tol * abs(log_lik):
+            converged = True
+            break
+        prev_log_lik = log_lik
+    return DawidSkene(posterior, confusion, priors, iterations, converged)
+
+
+@dataclass(frozen=True)
+class RatingConsensus:
+    """Per-unit median and mean rating, and 1 - (standard deviation / its maximum).
+
+    The maximum standard deviation on [lo, hi] is (hi - lo) / 2 (half the raters at
+    each end), so confidence is 1 for unanimity and 0 for a perfect split. It measures
+    agreement, not evidence: a single rating has confidence 1, so show the count too.
+    """
+
+    median: np.ndarray
+    mean: np.ndarray
+    confidence: np.ndarray
+
+
+def rating_consensus(matrix: np.ndarray, lo: float, hi: float) -> RatingConsensus:
+    """Median (robust to one outlier expert) and mean (for interval questions) per unit."""
+    matrix = np.asarray(matrix, dtype=float)
+    answered = (~np.isnan(matrix)).any(axis=0)
+    median = np.full(matrix.shape[1], np.nan)
+    mean = np.full(matrix.shape[1], np.nan)
+    confidence = np.full(matrix.shape[1], np.nan)
+    sub = matrix[:, answered]
+    median[answered] = np.nanmedian(sub, axis=0)
+    mean[answered] = np.nanmean(sub, axis=0)
+    spread = np.nanstd(sub, axis=0)
+    confidence[answered] = 1.0 - spread / ((hi - lo) / 2.0) if hi > lo else 1.0
+    return RatingConsensus(median=median, mean=mean, confidence=np.clip(confidence, 0, 1))
+
+
+@dataclass(frozen=True)
+class RankConsensus:
+    """Per-item consensus order of completions, padded to the widest item.
+
+    Row i belongs to `item_ids[i]` with `n_completions[i]` completions; columns past
+    that are -1 (order) or nan. `scores` are Bradley-Terry log-strengths and `borda`
+    the pairwise wins (a tie counts half) per completion index; `order` lists
+    completion indices best first (BT score, then Borda, then index). `confidence` is
+    the BT probability that the first beats the second (1 for a single completion).
+    """
+
+    item_ids: np.ndarray
+    n_completions: np.ndarray
+    order: np.ndarray
+    scores: np.ndarray
+    borda: np.ndarray
+    confidence: np.ndarray
+
+
+def _fit_bradley_terry(wins: np.ndarray, alpha: float) -> np.ndarray:
+    """BT log-strengths for a stack of win matrices (n, k, k), one choix fit per
+    distinct matrix after relabelling completions by Borda score, since many items
+    share a vote pattern up to which completion is which."""
+    n, k, _ = wins.shape
+    borda = wins.sum(axis=2)
+    perm = np.argsort(-borda, axis=1, kind="stable")
+    canon = np.take_along_axis(np.take_along_axis(wins, perm[:, :, None], 1), perm[:, None, :], 2)
+    patterns, _, inverse = unique_rows(canon.reshape(n, k * k))
+    fitted = np.array([choix.ilsr_pairwise_dense(p.reshape(k, k), alpha=alpha) for p in patterns])
+    params = np.empty((n, k))
+    np.put_along_axis(params, perm, fitted[inverse], axis=1)
+    return params
+
+
+def _win_matrices(units: Units) -> tuple[np.ndarray, np.ndarray]:
+    """Completion count and stacked padded win matrices per item of a ranking or
+    pairwise question."""
+    n_items = len(units.item_ids)
+    item = units.unit_item[units.unit_idx]
+    if units.kind == "pairwise":
+        width = np.full(n_items, 2)
+        # A (negative code) beats B, B (positive) beats A, a tie gives each half a win.
+        a_wins = np.where(units.values < 0, 1.0, np.where(units.values == 0, 0.5, 0.0))
+        wins = np.zeros((n_items, 2, 2))
+        wins[:, 0, 1] = np.bincount(item, weights=a_wins, minlength=n_items)
+        wins[:, 1, 0] = np.bincount(item, weights=1.0 - a_wins, minlength=n_items)
+        return width, wins
+    if units.kind != "ranking":
+        raise ValueError(f"rank consensus needs ranking or pairwise units, not {units.kind!r}")
+    width = np.bincount(units.unit_item, minlength=n_items)
+    k = int(width.max(initial=0))
+    # One row of positions per (item, annotator) answer.
+    key = item * units.n_annotators + units.annotator_idx
+    answer_keys, answer = np.unique(key, return_inverse=True)
+    positions = np.full((len(answer_keys), k), np.inf)
+    positions[answer, units.unit_part[units.unit_idx]] = units.values
+    beats = (positions[:, :, None] < positions[:, None, :]).reshape(len(answer_keys), k * k)
+    answer_item = answer_keys // units.n_annotators
+    wins = np.zeros((n_items, k * k))
+    for cell in range(k * k):
+        wins[:, cell] = np.bincount(answer_item, weights=beats[:, cell], minlength=n_items)
+    return width, wins.reshape(n_items, k, k)
+
+
+def rank_consensus(units: Units, alpha: float = 0.5) -> RankConsensus:
+    """Bradley-Terry (via choix) and Borda consensus for ranking or pairwise units.
+
+    A ranking contributes every pair it implies; a pairwise answer one comparison
+    between completion 0 (A) and 1 (B), with a tie counting half a win each and
+    strength ignored (BT models who wins, not by how much). `alpha` is choix's
+    regulariser; the default 0.5 makes the two-completion confidence exactly Laplace's
+    rule (wins + 1) / (votes + 2), so one vote gives 2/3 and five unanimous votes 6/7
+    instead of a near-certain 0.98 from a single expert. For the A / B / tie label
+    itself use `majority` or `dawid_skene` on the units.
+    """
+    width, wins = _win_matrices(units)
+    n_items, k = wins.shape[0], wins.shape[1]
+    scores = np.full((n_items, k), np.nan)
+    for w in np.unique(width[width >= 2]):
+        rows = np.flatnonzero(width == w)
+        scores[rows, :w] = _fit_bradley_terry(wins[rows, :w, :w], alpha)
+    scores[width == 1, 0] = 0.0
+    borda = wins.sum(axis=2)
+    cols = np.arange(k)[None, :]
+    padded = cols >= width[:, None]
+    borda[padded] = np.nan
+    order = np.lexsort(
+        (np.broadcast_to(cols, (n_items, k)), -np.where(padded, -np.inf, borda),
+         -np.where(padded, -np.inf, scores)),
+        axis=-1,
+    )
+    order = np.where(np.take_along_axis(padded, order, 1), -1, order)
+    confidence = np.ones(n_items)
+    two = width >= 2
+    if k >= 2:
+        first = np.take_along_axis(scores, order[:, :1].clip(0), 1)[:, 0]
+        second = np.take_along_axis(scores, order[:, 1:2].clip(0), 1)[:, 0]
+        confidence[two] = 1.0 / (1.0 + np.exp(second[two] - first[two]))
+    return RankConsensus(units.item_ids, width, order, scores, borda, confidence)
+
+
+@dataclass(frozen=True)
+class ItemConsensus:
+    """Consensus regrouped per item for kinds with several units per item.
+
+    `answers[item_id]` is the consensus answer in the question's own format (a list
+    of options for multi_label, a list of {"start", "end", "label"} spans for spans);
+    `confidence[item_id]` is the mean winner share over the item's units.
+    """
+
+    answers: dict
+    confidence: dict
+
+
+def _mean_per_item(units: Units, per_unit: np.ndarray) -> dict:
+    n_items = len(units.item_ids)
+    sums = np.bincount(units.unit_item, weights=per_unit, minlength=n_items)
+    sizes = np.bincount(units.unit_item, minlength=n_items)
+    means = np.divide(sums, sizes, out=np.ones(n_items), where=sizes > 0)
+    return dict(zip(units.item_ids.tolist(), means.tolist(), strict=True))
+
+
+def multi_label_consensus(units: Units, options: list[str]) -> ItemConsensus:
+    """Per-option majority: an option is chosen when more answers tick it than not."""
+    vote = majority(units.packed(), units.value_domain)
+    answers: dict = {i: [] for i in units.item_ids.tolist()}
+    chosen = np.flatnonzero(vote.values == 1)
+    for item, part in zip(units.item_ids[units.unit_item[chosen]].tolist(),
+                          units.unit_part[chosen].tolist(), strict=True):
+        answers[item].append(options[part])
+    return ItemConsensus(answers, _mean_per_item(units, vote.confidence))
+
+
+def span_consensus(units: Units, texts: Mapping) -> ItemConsensus:
+    """Token-level majority, merged back into character spans.
+
+    Adjacent tokens with the same winning label form one span from the first token's
+    start to the last token's end, so the consensus is an ordinary spans answer.
+    """
+    vote = majority(units.packed(), units.value_domain)
+    labels = vote.values.astype(np.int64)
+    item = units.unit_item
+    boundary = np.ones(len(labels), dtype=bool)
+    boundary[1:] = (labels[1:] != labels[:-1]) | (item[1:] != item[:-1])
+    starts = np.flatnonzero(boundary)
+    ends = np.append(starts[1:], len(labels)) - 1
+    ids = units.item_ids.tolist()
+    answers: dict = {i: [] for i in ids}
+    offsets: dict = {}
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if labels[s] == 0:
+            continue
+        item_id = ids[item[s]]
+        spans = offsets.get(item_id)
+        if spans is None:
+            spans = offsets[item_id] = tokens(texts[item_id])
+        answers[item_id].append({
+            "start": spans[units.unit_part[s]][0],
+            "end": spans[units.unit_part[e]][1],
+            "label": units.value_labels[labels[s]],
+        })
+    return ItemConsensus(answers, _mean_per_item(units, vote.confidence))
+
+
+def leave_one_out_agreement(
+    matrix: np.ndarray, value_domain, value_range: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotator row: mean agreement with the consensus of the OTHER annotators.
+
+    Leaving the annotator out keeps their own vote from propping up their score. With
+    `value_range` None (label kinds) an answer scores 1 if it is the others' majority
+    value; when the others tie, it scores 1/t if it is among the t tied values, which
+    is the expected credit under a random tie-break without the randomness. With a
+    `value_range` (ratings) it scores 1 - |answer - median of others| / value_range.
+    Returns (mean score, number of scored answers); units with a single answer are
+    not scored, and an annotator with nothing scored gets nan.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    rows, cols, idx = domain_index(matrix, value_domain)
+    n_rows = matrix.shape[0]
+    if value_range is None:
+        v = len(value_domain)
+        unit_counts = np.bincount(cols * v + idx, minlength=matrix.shape[1] * v)
+        others = unit_counts.reshape(-1, v)[cols]
+        others[np.arange(len(idx)), idx] -= 1
+        scored = others.sum(axis=1) > 0
+        tied = others == others.max(axis=1, keepdims=True)
+        score = tied[np.arange(len(idx)), idx] / tied.sum(axis=1)
+    else:
+        values = matrix[rows, cols]
+        order = np.lexsort((values, cols))
+        c, s_vals = cols[order], values[order]
+        start = np.searchsorted(c, c, side="left")
+        size = np.searchsorted(c, c, side="right") - start
+        rank = np.arange(len(c)) - start
+        rest = size - 1
+        scored_sorted = rest >= 1
+        lo, hi = (rest - 1) // 2, rest // 2
+        lo = lo + (lo >= rank)
+        hi = hi + (hi >= rank)
+        pick_lo = np.clip(start + lo, 0, len(c) - 1)
+        pick_hi = np.clip(start + hi, 0, len(c) - 1)
+        median = (s_vals[pick_lo] + s_vals[pick_hi]) / 2.0
+        score_sorted = 1.0 - np.abs(s_vals - median) / value_range
+        score = np.empty(len(c))
+        score[order] = score_sorted
+        scored = np.empty(len(c), dtype=bool)
+        scored[order] = scored_sorted
+    n = np.bincount(rows[scored], minlength=n_rows)
+    total = np.bincount(rows[scored], weights=score[scored], minlength=n_rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan), n
