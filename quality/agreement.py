@@ -14,6 +14,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.metrics import cohen_kappa_score
 
+from quality.units import LEVEL_NONE
+
 LEVELS = ("nominal", "ordinal", "interval")
 
 
@@ -66,9 +68,13 @@ def _observed_domain(matrix: np.ndarray) -> np.ndarray:
     return np.unique(matrix[~np.isnan(matrix)])
 
 
-def _check_level(level: str) -> None:
+def _has_level(level: str) -> bool:
+    """False for free text (level "none"), which has no agreement to measure."""
+    if level == LEVEL_NONE:
+        return False
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+        raise ValueError(f"level must be one of {LEVELS} or {LEVEL_NONE!r}, not {level!r}")
+    return True
 
 
 def _pairable(counts: np.ndarray) -> np.ndarray | None:
@@ -86,7 +92,8 @@ def alpha(matrix: np.ndarray, level: str, value_domain) -> float | None:
     its coders x units x values cube; units with a single value add nothing to the
     coincidence matrix and are dropped first.
     """
-    _check_level(level)
+    if not _has_level(level):
+        return None
     counts = _pairable(value_counts(matrix, value_domain))
     if counts is None:
         return None
@@ -156,7 +163,8 @@ def coincidence_alpha(matrix: np.ndarray, level: str, value_domain) -> float | N
     Exists so the bootstrap can be checked against the reference package on the
     full sample: if this agrees with `alpha`, the resampled values are computed right.
     """
-    _check_level(level)
+    if not _has_level(level):
+        return None
     grouped = _pattern_coincidences(matrix, value_domain)
     if grouped is None:
         return None
@@ -180,7 +188,8 @@ def alpha_interval(
     distinct patterns and resamples, not on the number of units. Resamples in which
     alpha is undefined (no variation) are left out of the percentiles.
     """
-    _check_level(level)
+    if not _has_level(level):
+        return None
     grouped = _pattern_coincidences(matrix, value_domain)
     if grouped is None:
         return None

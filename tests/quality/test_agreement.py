@@ -83,6 +83,9 @@ def test_alpha_is_none_when_undefined():
         alpha(np.array([[1.0, 3.0], [1.0, 3.0]]), "nominal", [1, 2])
     with pytest.raises(ValueError):
         alpha(K2011, "ratio-ish", K2011_DOMAIN)
+    # Free text has level "none": nothing to measure, not an error.
+    assert alpha(np.zeros((2, 0)), "none", []) is None
+    assert alpha_interval(np.zeros((2, 0)), "none", []) is None
 
 
 def test_bootstrap_interval_matches_a_naive_column_bootstrap():
