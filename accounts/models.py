@@ -198,6 +198,10 @@ class Expertise(models.Model):
     qualification_score = models.DecimalField(max_digits=5, decimal_places=4, null=True,
                                               blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SIGNUP)
+    trust = models.DecimalField(
+        max_digits=5, decimal_places=4, default="0.5000",
+        help_text="Posterior mean of gold accuracy in this domain, kept here so that routing "
+                  "can filter on it; the quality app owns the full record.")
     qualified_at = models.DateTimeField(null=True, blank=True)
     suspended_until = models.DateTimeField(null=True, blank=True)
     suspension_reason = models.TextField(blank=True)

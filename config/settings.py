@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_q",
     "accounts",
+    "tasks",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,7 @@ LOGGING = {
 # Product settings.
 PLATFORM_FEE_RATE = Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.20"))
 PAYOUT_MINIMUM = Decimal(os.environ.get("PAYOUT_MINIMUM", "1.00"))
+MAX_ACTIVE_LEASES = env_int("MAX_ACTIVE_LEASES", 5)
 BATCH_SYNC_ROW_LIMIT = env_int("BATCH_SYNC_ROW_LIMIT", 10_000)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 1024 * 1024 * 1024)

@@ -64,3 +64,28 @@ def member(organization, role: str = Membership.Role.MEMBER, username: str | Non
 
 def organization_of(user):
     return user.memberships.get().organization
+
+
+def project(owner, *, preset: str = "preference", domain: str = "medicine-cardiology",
+            items: int = 0, gold: int = 0, activate: bool = True, **options):
+    from tasks import services as task_services
+    from tasks.models import Item
+
+    organization = organization_of(owner)
+    created = task_services.create_project(
+        user=owner, organization=organization, name=f"Project {next(_sequence)}",
+        domain=Domain.objects.get(slug=domain), preset=preset, **options)
+    rows = [Item(project=created, external_id=f"item-{n}", data=preference_data(n),
+                 overlap=created.overlap) for n in range(items)]
+    rows += [Item(project=created, external_id=f"gold-{n}", data=preference_data(n),
+                  is_gold=True, gold={"better": "A"}, overlap=created.overlap)
+             for n in range(gold)]
+    Item.objects.bulk_create(rows)
+    if activate and items:
+        task_services.transition_project(user=owner, project=created, action="activate")
+    created.refresh_from_db()
+    return created
+
+
+def preference_data(n: int) -> dict:
+    return {"prompt": f"Question {n}?", "completions": [f"Answer A{n}", f"Answer B{n}"]}

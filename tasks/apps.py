@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "tasks"
+    verbose_name = "Projects and work"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from .jobs import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

@@ -1,0 +1,248 @@
+"""State changes of projects and assignments, one transaction each."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts.models import Domain, Membership, Organization
+from config.exceptions import Conflict
+
+from . import schema
+from .models import Annotation, Assignment, Comment, Item, Project
+from .routing import release
+from .signals import annotation_submitted, item_completed, project_completed
+
+CUSTOMER_EDITORS = {Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER}
+SETTINGS_FIELDS = {
+    "name", "instructions", "overlap", "max_overlap", "gold_rate", "review_rate", "min_degree",
+    "min_trust", "assignment_ttl_s", "auto_approve_after_s", "price_per_item", "currency",
+    "visibility", "require_qualification", "agreement_threshold", "rating_spread_threshold",
+}
+# Once work exists, changing what an item is or what an answer means would corrupt it.
+FROZEN_AFTER_WORK = {"fields", "questions", "domain", "price_per_item", "currency"}
+
+
+def require_role(user, organization: Organization, roles: set[str]) -> str:
+    role = (Membership.objects.filter(user=user, organization=organization)
+            .values_list("role", flat=True).first())
+    if role not in roles and not user.is_staff:
+        raise PermissionDenied("Your role in this organization does not allow this.")
+    return role
+
+
+def _check_overlap(values: dict[str, Any]) -> None:
+    if values["max_overlap"] < values["overlap"]:
+        raise ValidationError({"max_overlap": ["max_overlap must be at least overlap."]})
+
+
+@transaction.atomic
+def create_project(*, user, organization: Organization, name: str, domain: Domain,
+                   preset: str | None = None, fields: list | None = None,
+                   questions: list | None = None, **options: Any) -> Project:
+    require_role(user, organization, CUSTOMER_EDITORS)
+    try:
+        fields, questions = schema.build_schema(preset, fields, questions)
+    except schema.SchemaError as exc:
+        raise ValidationError(exc.errors) from exc
+    unknown = set(options) - SETTINGS_FIELDS
+    if unknown:
+        raise ValidationError({name: ["Unknown project setting."] for name in unknown})
+    values = {"overlap": 1, **options}
+    values.setdefault("max_overlap", values["overlap"])
+    _check_overlap(values)
+    return Project.objects.create(organization=organization, name=name, domain=domain,
+                                  preset=preset or "", fields=fields, questions=questions,
+                                  created_by=user, **values)
+
+
+@transaction.atomic
+def update_project(*, user, project: Project, **changes: Any) -> Project:
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    require_role(user, project.organization, CUSTOMER_EDITORS)
+    has_work = project.assignments.exists()
+    frozen = sorted(set(changes) & FROZEN_AFTER_WORK) if has_work else []
+    if frozen:
+        raise ValidationError({name: ["Cannot change once experts have started work."]
+                               for name in frozen})
+    if "fields" in changes or "questions" in changes:
+        try:
+            changes["fields"], changes["questions"] = schema.build_schema(
+                None, changes.get("fields", project.fields),
+                changes.get("questions", project.questions))
+        except schema.SchemaError as exc:
+            raise ValidationError(exc.errors) from exc
+    _check_overlap({"overlap": changes.get("overlap", project.overlap),
+                    "max_overlap": changes.get("max_overlap", project.max_overlap)})
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.save()
+    if "overlap" in changes:
+        # Items that were still at the old target follow the project's new one.
+        project.items.filter(is_gold=False, overlap__lt=changes["overlap"]).update(
+            overlap=changes["overlap"])
+    return project
+
+
+TRANSITIONS = {
+    "activate": ({Project.Status.DRAFT, Project.Status.PAUSED}, Project.Status.ACTIVE),
+    "pause": ({Project.Status.ACTIVE}, Project.Status.PAUSED),
+    "complete": ({Project.Status.ACTIVE, Project.Status.PAUSED}, Project.Status.COMPLETED),
+    "archive": ({Project.Status.DRAFT, Project.Status.PAUSED, Project.Status.COMPLETED},
+                Project.Status.ARCHIVED),
+}
+
+
+@transaction.atomic
+def transition_project(*, user, project: Project, action: str) -> Project:
+    """Move a project along draft -> active <-> paused -> completed / archived."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    require_role(user, project.organization, CUSTOMER_EDITORS)
+    sources, target = TRANSITIONS[action]
+    if project.status not in sources:
+        raise Conflict(f"Cannot {action} a project that is {project.status}.",
+                       code="invalid_transition")
+    if target == Project.Status.ACTIVE and not project.items.filter(is_gold=False).exists():
+        raise Conflict("Upload at least one non-gold item before activating.",
+                       code="no_items")
+    return _set_status(project, target)
+
+
+def _set_status(project: Project, status: str) -> Project:
+    project.status = status
+    project.save(update_fields=["status", "updated_at"])
+    if status == Project.Status.COMPLETED:
+        project_completed.send(sender=Project, project=project)
+    return project
+
+
+def _locked_assignment(assignment_id: int, user) -> Assignment:
+    try:
+        return (Assignment.objects.select_for_update(of=("self",))
+                .select_related("project", "item").get(pk=assignment_id, expert=user))
+    except Assignment.DoesNotExist as exc:
+        raise Assignment.DoesNotExist("No such assignment.") from exc
+
+
+def _require_live(assignment: Assignment, now) -> None:
+    if assignment.status != Assignment.Status.ASSIGNED:
+        raise Conflict(f"This assignment is already {assignment.status}.",
+                       code=f"already_{assignment.status}")
+    if assignment.expires_at <= now:
+        raise Conflict("This assignment expired; ask for the next one.", code="expired")
+
+
+@transaction.atomic
+def submit(*, assignment_id: int, user, answer: Any,
+           duration_s: float | None = None) -> Annotation:
+    """Record the expert's answer; the slot stays taken, now by the annotation."""
+    now = timezone.now()
+    assignment = _locked_assignment(assignment_id, user)
+    _require_live(assignment, now)
+    project, item = assignment.project, assignment.item
+    errors = schema.validate_answer(project.questions, item.data, answer)
+    if errors:
+        raise ValidationError({"answer": [f"{name}: {message}" for name, messages in
+                                          errors.items() for message in messages]})
+    if duration_s is None:
+        duration_s = (now - assignment.leased_at).total_seconds()
+    assignment.status = Assignment.Status.SUBMITTED
+    assignment.submitted_at = now
+    assignment.duration_s = duration_s
+    assignment.save(update_fields=["status", "submitted_at", "duration_s"])
+    annotation = Annotation.objects.create(assignment=assignment, item=item, project=project,
+                                           expert=user, answer=answer)
+    if not item.is_gold:
+        Item.objects.filter(pk=item.pk).update(annotated=F("annotated") + 1)
+    annotation_submitted.send(sender=Project, annotation=annotation)
+    if not item.is_gold:
+        check_item_completion(item.pk)
+    return annotation
+
+
+def check_item_completion(item_id: int) -> bool:
+    """Announce an item (and its project) complete once it holds its overlap of answers."""
+    item = Item.objects.select_related("project").get(pk=item_id)
+    if item.annotated < item.overlap:
+        return False
+    item_completed.send(sender=Project, item=item)
+    project = Project.objects.select_for_update().get(pk=item.project_id)
+    open_items = project.items.filter(is_gold=False, annotated__lt=F("overlap"))
+    if project.status == Project.Status.ACTIVE and not open_items.exists():
+        _set_status(project, Project.Status.COMPLETED)
+    return True
+
+
+@transaction.atomic
+def skip(*, assignment_id: int, user, reason: str = "") -> Assignment:
+    now = timezone.now()
+    assignment = _locked_assignment(assignment_id, user)
+    _require_live(assignment, now)
+    assignment.skip_reason = reason
+    assignment.save(update_fields=["skip_reason"])
+    release([assignment], status=Assignment.Status.SKIPPED, now=now)
+    return assignment
+
+
+@transaction.atomic
+def extend(*, assignment_id: int, user) -> Assignment:
+    """Give a working expert a fresh lease period, counted from now."""
+    now = timezone.now()
+    assignment = _locked_assignment(assignment_id, user)
+    _require_live(assignment, now)
+    assignment.expires_at = now + timedelta(seconds=assignment.project.assignment_ttl_s)
+    assignment.save(update_fields=["expires_at"])
+    return assignment
+
+
+@transaction.atomic
+def reject_assignment(assignment: Assignment) -> None:
+    """A rejected annotation gives its slot back so that another expert answers the item."""
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status not in Assignment.COUNTED:
+        raise Conflict(f"Only submitted work can be rejected; this is {assignment.status}.",
+                       code="not_submitted")
+    release([assignment], status=Assignment.Status.REJECTED, now=timezone.now())
+
+
+def can_see_item(user, item: Item) -> bool:
+    """The customer's members (QA included), operators, and experts who hold or held it."""
+    if user.is_staff:
+        return True
+    if Membership.objects.filter(user=user, organization_id=item.project.organization_id
+                                 ).exists():
+        return True
+    return Assignment.objects.filter(item=item, expert=user).exists()
+
+
+def add_comment(*, user, item: Item, body: str) -> Comment:
+    if not can_see_item(user, item):
+        raise Item.DoesNotExist("No such item.")
+    if not body.strip():
+        raise ValidationError({"body": ["A comment cannot be empty."]})
+    return Comment.objects.create(item=item, author=user, body=body.strip())
+
+
+def progress(project: Project) -> dict[str, int]:
+    items = project.items.aggregate(
+        items=Count("pk", filter=Q(is_gold=False)),
+        complete=Count("pk", filter=Q(is_gold=False, annotated__gte=F("overlap"))),
+        in_progress=Count("pk", filter=Q(is_gold=False, filled__gt=0,
+                                         annotated__lt=F("overlap"))),
+        gold_items=Count("pk", filter=Q(is_gold=True)),
+    )
+    work = project.assignments.filter(is_gold=False).aggregate(
+        annotations=Count("pk", filter=Q(status__in=[Assignment.Status.SUBMITTED,
+                                                     Assignment.Status.APPROVED,
+                                                     Assignment.Status.REJECTED])),
+        approved=Count("pk", filter=Q(status=Assignment.Status.APPROVED)),
+        rejected=Count("pk", filter=Q(status=Assignment.Status.REJECTED)),
+        assigned=Count("pk", filter=Q(status=Assignment.Status.ASSIGNED,
+                                      expires_at__gt=timezone.now())),
+    )
+    items["open"] = items["items"] - items["complete"] - items["in_progress"]
+    return {**items, **work}
+

@@ -1,0 +1,31 @@
+"""What the work loop announces, for the quality and marketplace apps to react to.
+
+Every signal is sent inside the transaction that made the change, so a receiver's writes
+commit or roll back with it. A receiver may refuse a lease by raising ``LeaseRefused``.
+"""
+
+from django.dispatch import Signal
+
+# sender=Project, assignment=Assignment. Sent after the lease row exists.
+assignment_leased = Signal()
+
+# sender=Project, assignments=list[Assignment], status=str. Leases that gave their slot back
+# (skipped, expired) and annotations that were rejected.
+assignments_released = Signal()
+
+# sender=Project, annotation=Annotation. Sent after the annotation row exists.
+annotation_submitted = Signal()
+
+# sender=Project, item=Item.
+item_completed = Signal()
+
+# sender=Project, project=Project.
+project_completed = Signal()
+
+
+class LeaseRefused(Exception):
+    """A receiver refuses to let the project lease more work now (for example no funds)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,223 @@
+import random
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import close_old_connections, connection
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Expertise, ExpertProfile
+from config.exceptions import Conflict
+from tasks import services
+from tasks.models import Assignment, Item, Project, ProjectExpert
+from tasks.routing import next_assignment, reclaim_expired
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def lease(user, project=None, seed=0):
+    return next_assignment(user, project, rng=random.Random(seed)).assignment
+
+
+def answer(assignment, choice="A"):
+    return services.submit(assignment_id=assignment.pk, user=assignment.expert,
+                           answer={"better": choice})
+
+
+def test_items_closest_to_completion_come_first_and_never_twice(customer):
+    project = factories.project(customer, items=3, overlap=2)
+    first, second = factories.expert(), factories.expert()
+    a1 = lease(first, project)
+    a2 = lease(second, project)
+    assert a1.item_id == a2.item_id, "the second expert completes the started item"
+    answer(a1)
+    a3 = lease(first, project)
+    assert a3.item_id != a1.item_id
+
+
+def test_priority_wins_over_completion(customer):
+    project = factories.project(customer, items=3, overlap=2)
+    Item.objects.filter(external_id="item-2").update(priority=5)
+    assert lease(factories.expert(), project).item.external_id == "item-2"
+
+
+def test_overlap_is_never_exceeded_and_nothing_left_gives_none(customer):
+    project = factories.project(customer, items=2, overlap=2)
+    experts = [factories.expert() for _ in range(3)]
+    leased = [lease(e, project) for e in experts[:2] for _ in range(2)]
+    assert Counter(a.item_id for a in leased) == {i: 2 for i in
+                                                 project.items.values_list("pk", flat=True)}
+    assert lease(experts[2], project) is None
+
+
+def test_skip_and_expiry_give_the_slot_back(customer):
+    project = factories.project(customer, items=1, overlap=1)
+    first, second, third = factories.expert(), factories.expert(), factories.expert()
+    a = lease(first, project)
+    assert lease(second, project) is None
+    services.skip(assignment_id=a.pk, user=first, reason="not my field")
+    b = lease(second, project)
+    assert b is not None and b.item_id == a.item_id
+    Assignment.objects.filter(pk=b.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    c = lease(third, project)
+    assert c is not None, "an expired lease frees its slot at once"
+    assert Assignment.objects.get(pk=b.pk).status == "expired"
+    assert Item.objects.get(pk=a.item_id).filled == 1
+
+
+def test_submit_conflicts_on_expired_submitted_and_skipped(customer):
+    project = factories.project(customer, items=3, overlap=1)
+    expert = factories.expert()
+    a = lease(expert, project)
+    answer(a)
+    with pytest.raises(Conflict):
+        answer(a)
+    b = lease(expert, project)
+    services.skip(assignment_id=b.pk, user=expert)
+    with pytest.raises(Conflict):
+        answer(b)
+    c = lease(expert, project)
+    Assignment.objects.filter(pk=c.pk).update(expires_at=timezone.now())
+    with pytest.raises(Conflict):
+        answer(c)
+
+
+def test_lease_cap(customer, settings):
+    settings.MAX_ACTIVE_LEASES = 2
+    project = factories.project(customer, items=5, overlap=1)
+    expert = factories.expert()
+    lease(expert, project)
+    lease(expert, project)
+    with pytest.raises(Conflict):
+        lease(expert, project)
+
+
+def test_gold_is_served_once_per_expert_and_never_fills_slots(customer):
+    project = factories.project(customer, items=2, gold=2, overlap=1, gold_rate="1")
+    expert = factories.expert()
+    served = [lease(expert, project, seed=n) for n in range(4)]
+    gold = [a for a in served if a and a.is_gold]
+    assert len(gold) == 2 and len({a.item_id for a in gold}) == 2
+    assert set(Item.objects.filter(is_gold=True).values_list("filled", flat=True)) == {0}
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"verification": "pending"}, "pending"),
+    ({"status": "suspended", "status_reason": "fraud"}, "suspended"),
+])
+def test_unverified_or_suspended_experts_get_nothing(customer, change, reason):
+    project = factories.project(customer, items=1)
+    expert = factories.expert()
+    ExpertProfile.objects.filter(user=expert).update(**change)
+    expert.refresh_from_db()
+    with pytest.raises(PermissionDenied, match=reason):
+        lease(expert, project)
+
+
+def test_eligibility_rules(customer):
+    project = factories.project(customer, items=3, min_degree="phd", min_trust="0.6",
+                                visibility="private")
+    expert = factories.expert(degree="masters")
+    with pytest.raises(PermissionDenied, match="PhD"):
+        lease(expert, project)
+    expert = factories.expert()
+    with pytest.raises(PermissionDenied, match="private"):
+        lease(expert, project)
+    ProjectExpert.objects.create(project=project, expert=expert)
+    with pytest.raises(PermissionDenied, match="trust"):
+        lease(expert, project)
+    Expertise.objects.filter(expert__user=expert).update(trust="0.8")
+    assert lease(expert, project) is not None
+    ProjectExpert.objects.filter(expert=expert).update(access="removed", reason="low accuracy")
+    with pytest.raises(PermissionDenied, match="low accuracy"):
+        lease(expert, project)
+
+
+def test_claimed_domains_count_only_where_the_project_allows(customer):
+    strict = factories.project(customer, items=1)
+    expert = factories.expert(qualified=False)
+    with pytest.raises(PermissionDenied, match="qualification"):
+        lease(expert, strict)
+    lenient = factories.project(customer, items=1, require_qualification=False)
+    assert lease(expert, lenient).project_id == lenient.pk
+
+
+def test_parent_domain_expertise_covers_a_subdomain(customer):
+    project = factories.project(customer, items=1)
+    assert lease(factories.expert(domains=("medicine",)), project) is not None
+
+
+def test_without_a_project_the_expert_gets_work_from_any_eligible_one(customer):
+    factories.project(customer, items=1, domain="law-tax")
+    project = factories.project(customer, items=1)
+    assert lease(factories.expert()).project_id == project.pk
+
+
+def test_completion_marks_the_project_completed(customer):
+    project = factories.project(customer, items=1, overlap=1)
+    answer(lease(factories.expert(), project))
+    project.refresh_from_db()
+    assert project.status == Project.Status.COMPLETED
+
+
+def check_invariants(project):
+    assert not Item.objects.filter(project=project, filled__gt=F("overlap")).exists()
+    for item in Item.objects.filter(project=project, is_gold=False):
+        live = item.assignments.filter(status="assigned").count()
+        counted = item.assignments.filter(status__in=["submitted", "approved"]).count()
+        assert item.filled == live + counted, item
+        assert item.annotated == counted, item
+    pairs = Counter(Assignment.objects.filter(project=project)
+                    .values_list("item_id", "expert_id"))
+    assert max(pairs.values()) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_experts_never_break_the_invariants():
+    owner = factories.customer()
+    project = factories.project(owner, items=40, gold=5, overlap=3, gold_rate="0.2")
+    experts = [factories.expert() for _ in range(10)]
+    errors = []
+    barrier = threading.Barrier(len(experts))
+
+    def work(expert, seed):
+        rng = random.Random(seed)
+        try:
+            barrier.wait()
+            while True:
+                try:
+                    result = next_assignment(expert, project, rng=rng).assignment
+                except PermissionDenied as exc:
+                    assert "completed" in str(exc)
+                    return
+                if result is None:
+                    return
+                action = rng.random()
+                if action < 0.8:
+                    answer(result, rng.choice("AB"))
+                elif action < 0.9:
+                    services.skip(assignment_id=result.pk, user=expert)
+                else:  # abandoned: the lease runs out and another expert takes the slot
+                    Assignment.objects.filter(pk=result.pk).update(
+                        expires_at=timezone.now() - timedelta(seconds=1))
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(e, n)) for n, e in enumerate(experts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reclaim_expired(project=project)
+    check_invariants(project)
+    submitted = Assignment.objects.filter(project=project, status="submitted", is_gold=False)
+    assert 100 < submitted.count() <= 40 * 3
+    assert Assignment.objects.filter(status="expired").exists()
