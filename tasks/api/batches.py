@@ -1,0 +1,3 @@
+"""batches endpoints."""
+
+urlpatterns: list = []

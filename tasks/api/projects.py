@@ -1,0 +1,3 @@
+"""projects endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""webhooks endpoints."""
+
+urlpatterns: list = []
