@@ -14,7 +14,12 @@ from config.exceptions import Conflict
 from . import schema
 from .models import Annotation, Assignment, Comment, Item, Project
 from .routing import release
-from .signals import annotation_submitted, item_completed, project_completed
+from .signals import (
+    annotation_submitted,
+    assignment_approved,
+    item_completed,
+    project_completed,
+)
 
 CUSTOMER_EDITORS = {Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER}
 SETTINGS_FIELDS = {
@@ -206,6 +211,41 @@ def reject_assignment(assignment: Assignment) -> None:
         raise Conflict(f"Only submitted work can be rejected; this is {assignment.status}.",
                        code="not_submitted")
     release([assignment], status=Assignment.Status.REJECTED, now=timezone.now())
+
+
+@transaction.atomic
+def approve_assignment(assignment: Assignment, *, by=None) -> Assignment:
+    """Accept submitted work; receivers pay for it in the same transaction."""
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status != Assignment.Status.SUBMITTED:
+        raise Conflict(f"Only submitted work can be approved; this is {assignment.status}.",
+                       code="not_submitted")
+    assignment.status = Assignment.Status.APPROVED
+    assignment.finished_at = timezone.now()
+    assignment.save(update_fields=["status", "finished_at"])
+    assignment_approved.send(sender=Project, assignment=assignment, by=by)
+    return assignment
+
+
+@transaction.atomic
+def overturn_rejection(assignment: Assignment, *, by) -> Assignment:
+    """Approve work that was rejected. Its slot may have been refilled meanwhile: then the
+    item keeps one more annotation than planned rather than losing a good one."""
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status != Assignment.Status.REJECTED:
+        raise Conflict(f"Only rejected work can be overturned; this is {assignment.status}.",
+                       code="not_rejected")
+    if not assignment.is_gold:
+        item = Item.objects.select_for_update().get(pk=assignment.item_id)
+        item.overlap = max(item.overlap, item.filled + 1)
+        item.filled += 1
+        item.annotated += 1
+        item.save(update_fields=["overlap", "filled", "annotated"])
+    assignment.status = Assignment.Status.APPROVED
+    assignment.finished_at = timezone.now()
+    assignment.save(update_fields=["status", "finished_at"])
+    assignment_approved.send(sender=Project, assignment=assignment, by=by)
+    return assignment
 
 
 def can_see_item(user, item: Item) -> bool:

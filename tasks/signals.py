@@ -16,6 +16,10 @@ assignments_released = Signal()
 # sender=Project, annotation=Annotation. Sent after the annotation row exists.
 annotation_submitted = Signal()
 
+# sender=Project, assignment=Assignment, by=User | None (None: automatic approval).
+# Sent when submitted work is approved, including a rejection overturned on appeal.
+assignment_approved = Signal()
+
 # sender=Project, item=Item.
 item_completed = Signal()
 
