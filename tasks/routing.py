@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -104,8 +104,7 @@ def ineligibility_reason(profile: ExpertProfile, project: Project) -> str:
            f"{project.min_trust}."
 
 
-def check_can_work(user) -> ExpertProfile:
-    profile = ExpertProfile.objects.filter(user=user).first()
+def check_can_work(profile: ExpertProfile | None) -> ExpertProfile:
     if profile is None:
         raise PermissionDenied("Only experts pull work.")
     if profile.verification != ExpertProfile.Verification.VERIFIED:
@@ -116,6 +115,7 @@ def check_can_work(user) -> ExpertProfile:
     return profile
 
 
+@transaction.atomic
 def next_assignment(user, project: Project | None = None, *,
                     rng: random.Random | None = None) -> NextResult:
     """Lease the best available item to the expert, from one project or any they may do.
@@ -123,7 +123,9 @@ def next_assignment(user, project: Project | None = None, *,
     Raises PermissionDenied when the expert may not work (here or at all) and Conflict when
     they already hold as many live leases as allowed.
     """
-    profile = check_can_work(user)
+    # Locking the profile queues one expert's concurrent calls, so the lease cap and the
+    # "never the same item twice" pick cannot be raced past by the expert's own requests.
+    profile = check_can_work(ExpertProfile.objects.select_for_update().filter(user=user).first())
     now = timezone.now()
     projects = eligible_projects(profile, now).select_related("domain")
     if project is not None:
@@ -133,24 +135,21 @@ def next_assignment(user, project: Project | None = None, *,
             raise PermissionDenied(ineligibility_reason(profile, fresh))
     else:
         candidates = list(projects[:100])
+    active = Assignment.objects.filter(expert=user, status=Assignment.Status.ASSIGNED,
+                                       expires_at__gt=now).count()
+    if active >= max_active_leases():
+        raise Conflict(f"You hold {active} open assignments, the most allowed at once; "
+                       f"submit or skip one first.", code="lease_cap")
     reasons: dict[int, str] = {}
-    with transaction.atomic():
-        # One expert's calls queue here, so the lease cap cannot be raced past.
-        ExpertProfile.objects.select_for_update().filter(pk=profile.pk).values_list("pk")[0]
-        active = Assignment.objects.filter(expert=user, status=Assignment.Status.ASSIGNED,
-                                           expires_at__gt=now).count()
-        if active >= max_active_leases():
-            raise Conflict(f"You hold {active} open assignments, the most allowed at once; "
-                           f"submit or skip one first.", code="lease_cap")
-        for candidate in candidates:
-            try:
-                with transaction.atomic():
-                    assignment = lease_from(candidate, user, now, rng or random)
-            except LeaseRefused as refused:
-                reasons[candidate.pk] = refused.reason
-                continue
-            if assignment is not None:
-                return NextResult(assignment, reasons)
+    for candidate in candidates:
+        try:
+            with transaction.atomic():
+                assignment = lease_from(candidate, user, now, rng or random)
+        except LeaseRefused as refused:
+            reasons[candidate.pk] = refused.reason
+            continue
+        if assignment is not None:
+            return NextResult(assignment, reasons)
     return NextResult(None, reasons)
 
 
@@ -164,16 +163,10 @@ def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
         if item is None:
             return None
         Item.objects.filter(pk=item.pk).update(filled=F("filled") + 1)
-    try:
-        with transaction.atomic():
-            assignment = Assignment.objects.create(
-                item=item, project=project, expert=user, is_gold=item.is_gold,
-                leased_at=now, expires_at=now + timedelta(seconds=project.assignment_ttl_s),
-                price=project.price_per_item)
-    except IntegrityError:
-        # The expert already holds this item: only possible for a gold item picked in a race
-        # with the expert's own earlier lease; the constraint is the guarantee.
-        return None
+    assignment = Assignment.objects.create(
+        item=item, project=project, expert=user, is_gold=item.is_gold, leased_at=now,
+        expires_at=now + timedelta(seconds=project.assignment_ttl_s),
+        price=project.price_per_item)
     assignment.item = item
     assignment.project = project
     assignment_leased.send(sender=Project, assignment=assignment)
@@ -216,7 +209,7 @@ def pick_open(project: Project, user) -> Item | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def reclaim_expired(*, project: Project | None = None, now: datetime | None = None,
                     limit: int = 1000) -> int:
     """Mark live leases past their expiry as expired and give their slots back."""
