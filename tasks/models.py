@@ -188,6 +188,13 @@ class Item(models.Model):
             return "complete"
         return "in_progress" if self.filled else "open"
 
+    @staticmethod
+    def status_condition(status: str) -> Q:
+        """`status` as a database condition, to filter many items without loading them."""
+        complete = Q(is_gold=False, annotated__gte=F("overlap"))
+        return {"complete": complete, "in_progress": Q(filled__gt=0) & ~complete,
+                "open": Q(filled=0)}[status]
+
 
 class Assignment(models.Model):
     """A lease of one item to one expert. `assigned` holds a slot until it expires."""
