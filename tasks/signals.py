@@ -20,6 +20,9 @@ annotation_submitted = Signal()
 # Sent when submitted work is approved, including a rejection overturned on appeal.
 assignment_approved = Signal()
 
+# sender=Project, batch=Batch. Sent when a batch's items are stored.
+batch_ingested = Signal()
+
 # sender=Project, item=Item.
 item_completed = Signal()
 
