@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The web server and a django-q2 worker run together; Ctrl-C stops both.
+# The web server and a django-q2 worker run together; Ctrl-C stops both. The trap stops the
+# worker by its pid: a `kill 0` there would signal the shell itself, re-enter the trap and
+# crash /bin/sh.
 run: export DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -24,8 +26,8 @@ run: install
 	@echo "API docs:  http://$(HOST):$(PORT)/api/docs/"
 	@echo "Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "Schema:    http://$(HOST):$(PORT)/api/schema/?format=json"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py qcluster & \
+	@$(BIN)/python manage.py qcluster & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' INT TERM EXIT; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
