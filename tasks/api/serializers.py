@@ -1,0 +1,165 @@
+"""Shapes of projects, items and assignments on the wire.
+
+Customers and experts see different serializers on purpose: the expert's assignment shape is
+built from an allow-list (item id and data, the project's questions and instructions), so a
+field added to Item later (such as a gold answer) cannot leak into an expert's response.
+"""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.views import visible_organizations
+from accounts.models import Domain, Organization
+
+from ..models import Assignment, Item, Project
+from ..schema import PRESETS
+
+UNIT = {"min_value": Decimal(0), "max_value": Decimal(1)}
+
+
+@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": {}}})
+class DefinitionsField(serializers.JSONField):
+    """Field or question definitions. Their shape is checked by `tasks.schema`, which names
+    every problem with its position (`questions[1].options: ...`) in one answer."""
+
+
+class DomainSlugField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": "Unknown domain: '{value}'. See GET /api/v1/domains/.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=Domain.objects.all(), **kwargs)
+
+
+class OrganizationField(serializers.PrimaryKeyRelatedField):
+    """Only the caller's organizations exist here: another one is as unknown as a missing one,
+    so that ids cannot be probed."""
+
+    default_error_messages = {"does_not_exist": "Unknown organization."}
+    queryset = Organization.objects.all()
+
+    def get_queryset(self):
+        return visible_organizations(self.context["request"].user)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project as its customer reads and changes it; organization and preset are fixed at
+    creation and the status moves only through the transition endpoints."""
+
+    organization = serializers.PrimaryKeyRelatedField(read_only=True)
+    domain = DomainSlugField(required=False)
+    fields = DefinitionsField(required=False)
+    questions = DefinitionsField(required=False)
+
+    class Meta:
+        model = Project
+        fields = ["id", "organization", "name", "preset", "domain", "instructions", "fields",
+                  "questions", "status", "overlap", "max_overlap", "gold_rate", "review_rate",
+                  "min_degree", "min_trust", "assignment_ttl_s", "auto_approve_after_s",
+                  "price_per_item", "currency", "visibility", "require_qualification",
+                  "agreement_threshold", "rating_spread_threshold", "created_at", "updated_at"]
+        read_only_fields = ["id", "preset", "status", "created_at", "updated_at"]
+        extra_kwargs = {
+            "overlap": {"min_value": 1},
+            "max_overlap": {"min_value": 1},
+            "gold_rate": UNIT,
+            "review_rate": UNIT,
+            "min_trust": UNIT,
+            "agreement_threshold": UNIT,
+            "rating_spread_threshold": {"min_value": Decimal(0)},
+            "price_per_item": {"min_value": Decimal(0)},
+            "assignment_ttl_s": {"min_value": 60},
+        }
+
+    def validate_currency(self, value: str) -> str:
+        value = value.upper()
+        if len(value) != 3 or not value.isascii() or not value.isalpha():
+            raise serializers.ValidationError("Use a three-letter ISO 4217 code such as 'USD'.")
+        return value
+
+
+class ProjectCreateSerializer(ProjectSerializer):
+    organization = OrganizationField()
+    domain = DomainSlugField()
+    preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False,
+                                     help_text="Fills `fields` and `questions`; given ones "
+                                               "override it.")
+
+    class Meta(ProjectSerializer.Meta):
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    """An item as its customer sees it, gold answer included."""
+
+    status = serializers.ChoiceField(choices=["open", "in_progress", "complete"],
+                                     read_only=True)
+    annotations = serializers.IntegerField(
+        source="annotation_count", read_only=True,
+        help_text="Submitted answers that were not rejected.")
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "batch", "data", "is_gold", "gold", "priority",
+                  "overlap", "status", "annotations", "created_at"]
+        read_only_fields = fields
+
+
+class ProgressSerializer(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Items to annotate (gold items excluded).")
+    complete = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    open = serializers.IntegerField()
+    gold_items = serializers.IntegerField()
+    annotations = serializers.IntegerField(
+        help_text="Submitted answers on non-gold items, rejected ones included.")
+    approved = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    assigned = serializers.IntegerField(help_text="Leases held right now.")
+
+
+class AssignmentItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["id", "data"]
+        read_only_fields = fields
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    """What an expert sees of a lease: the item to answer, never whether it is gold."""
+
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    item = AssignmentItemSerializer(read_only=True)
+    questions = DefinitionsField(source="project.questions", read_only=True)
+    instructions = serializers.CharField(source="project.instructions", read_only=True)
+    answer = serializers.DictField(source="annotation.answer", read_only=True, allow_null=True,
+                                   help_text="Your own answer, once submitted.")
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "project", "project_name", "item", "questions", "instructions",
+                  "status", "leased_at", "expires_at", "submitted_at", "duration_s",
+                  "skip_reason", "answer"]
+        read_only_fields = fields
+
+
+class NextRequestSerializer(serializers.Serializer):
+    project = serializers.PrimaryKeyRelatedField(
+        queryset=Project.objects.select_related("domain"), required=False, allow_null=True,
+        error_messages={"does_not_exist": "Unknown project."},
+        help_text="Work from this project only; without it, from any project you may do.")
+
+
+class SubmitSerializer(serializers.Serializer):
+    answer = serializers.DictField(help_text="Question name to answer value.")
+    duration_s = serializers.FloatField(min_value=0, required=False, allow_null=True,
+                                        help_text="Seconds spent; defaults to the time since "
+                                                  "the lease began.")
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="",
+                                   max_length=2000)
