@@ -252,3 +252,7 @@ BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)
+# Webhooks to loopback and private addresses are refused in production (server-side request
+# forgery); a development machine may post to a receiver of its own.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
