@@ -1,6 +1,5 @@
 """Dataset downloads: ``GET /projects/{id}/export/?view=...&format=jsonl|csv``, streamed."""
 
-from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -12,14 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from .. import export
-from ..models import Project
-
-
-def customer_projects(user) -> QuerySet[Project]:
-    """Projects of the user's organizations, whatever the role; operators see every one."""
-    if user.is_staff:
-        return Project.objects.all()
-    return Project.objects.filter(organization__memberships__user=user)
+from .projects import visible_projects
 
 
 class ErrorsAsJSON(BaseContentNegotiation):
@@ -72,7 +64,7 @@ class ExportView(APIView):
     )
     def get(self, request, pk: int):
         """Stream one view of the project's work; nothing is built in memory first."""
-        project = get_object_or_404(customer_projects(request.user), pk=pk)
+        project = get_object_or_404(visible_projects(request.user), pk=pk)
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         view_name, file_format = query.validated_data["view"], query.validated_data["format"]
