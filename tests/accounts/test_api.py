@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from accounts.models import Domain, ExpertProfile, Expertise, Membership
+from accounts.models import Domain, Expertise, ExpertProfile, Membership
 from tests import factories
 from tests.conftest import client_for
 
