@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Domain, Membership, Organization
@@ -82,14 +83,28 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
             raise ValidationError(exc.errors) from exc
     _check_overlap({"overlap": changes.get("overlap", project.overlap),
                     "max_overlap": changes.get("max_overlap", project.max_overlap)})
+    old_overlap = project.overlap
     for name, value in changes.items():
         setattr(project, name, value)
     project.save()
-    if "overlap" in changes:
+    if project.overlap > old_overlap:
         # Items that were still at the old target follow the project's new one.
-        project.items.filter(is_gold=False, overlap__lt=changes["overlap"]).update(
-            overlap=changes["overlap"])
+        project.items.filter(is_gold=False, overlap__lt=project.overlap).update(
+            overlap=project.overlap)
+    elif project.overlap < old_overlap:
+        _lower_overlap(project, old_overlap)
     return project
+
+
+def _lower_overlap(project: Project, old_overlap: int) -> None:
+    """Items still at the old target follow the new one, but never below the slots they hold
+    (a live lease may yet be answered); those that now hold enough answers are complete."""
+    at_old = project.items.filter(is_gold=False, overlap=old_overlap)
+    completing = list(at_old.filter(annotated__gte=project.overlap, annotated__lt=old_overlap)
+                      .values_list("pk", flat=True))
+    at_old.update(overlap=Greatest(F("filled"), project.overlap))
+    for item_id in completing:
+        check_item_completion(item_id)
 
 
 TRANSITIONS = {
