@@ -8,6 +8,7 @@ from .routing import reclaim_expired
 SCHEDULES = [
     # (function, minutes between runs)
     ("tasks.jobs.expire_leases", 1),
+    ("tasks.webhooks.deliver_due_webhooks", 1),
 ]
 
 
