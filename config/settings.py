@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
         "DegreeEnum": "accounts.models.Degree",
         "VerificationEnum": "accounts.models.Verification",
         "ExpertStatusEnum": "accounts.models.ExpertProfile.Status",
+        "RoleEnum": "accounts.models.Membership.Role",
     },
 }
 
