@@ -1,4 +1,4 @@
-from . import batches, exports, projects, webhooks, work
+from . import batches, comments, exports, projects, webhooks, work
 
 urlpatterns = [
     *projects.urlpatterns,
@@ -6,4 +6,5 @@ urlpatterns = [
     *work.urlpatterns,
     *exports.urlpatterns,
     *webhooks.urlpatterns,
+    *comments.urlpatterns,
 ]
