@@ -279,8 +279,9 @@ def test_another_app_registers_a_view(customer, monkeypatch):
         return ({"external_id": item.external_id, "label": "A"}
                 for item in project.items.iterator())
 
+    export.register_view("consensus", columns=["external_id", "label"])(consensus_rows)
     with pytest.raises(ValueError, match="already registered"):
-        export.register_view("consensus", columns=[])(consensus_rows)
+        export.register_view("consensus", columns=[])(export.raw_rows)
     project = factories.project(customer, items=2)
     rows = jsonl(client_for(customer), project, "consensus")
     assert rows == [{"external_id": "item-0", "label": "A"},
