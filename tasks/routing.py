@@ -7,16 +7,18 @@ never wait on each other's candidate rows, they take the next one. The slot itse
 impossible. On SQLite the same statements run inside an IMMEDIATE transaction, serialized.
 """
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
@@ -47,34 +49,47 @@ def allowed_degrees(profile: ExpertProfile) -> list[str]:
     return ["", *[degree for degree, r in DEGREE_RANK.items() if r <= rank]]
 
 
-def covering_expertise(profile: ExpertProfile, now: datetime) -> QuerySet[Expertise]:
-    """The expert's expertise that covers an outer project: its domain or the parent domain,
-    trust at the project's floor, not suspended."""
-    return Expertise.objects.filter(
-        Q(domain=OuterRef("domain")) | Q(domain=OuterRef("domain__parent")),
-        Q(suspended_until__isnull=True) | Q(suspended_until__lte=now),
-        expert=profile,
-        trust__gte=OuterRef("min_trust"),
-    )
+# Projects an expert may pull from. Expertise in the project's domain or its parent counts;
+# it must be qualified unless the project accepts claims, not suspended, and its trust at the
+# project's floor. Private projects need an allowed roster entry; removed experts get nothing.
+ELIGIBLE_PROJECTS_SQL = """
+SELECT p.* FROM tasks_project p
+JOIN accounts_domain d ON d.id = p.domain_id
+WHERE p.status = 'active'
+  AND p.min_degree IN ({degrees})
+  AND EXISTS (
+    SELECT 1 FROM accounts_expertise e
+    WHERE e.expert_id = %s
+      AND (e.domain_id = p.domain_id OR e.domain_id = d.parent_id)
+      AND (e.suspended_until IS NULL OR e.suspended_until <= %s)
+      AND e.trust >= p.min_trust
+      AND (e.level = 'qualified' OR NOT p.require_qualification))
+  AND (p.visibility = 'public' OR EXISTS (
+    SELECT 1 FROM tasks_projectexpert r
+    WHERE r.project_id = p.id AND r.expert_id = %s AND r.access = 'allowed'))
+  AND NOT EXISTS (
+    SELECT 1 FROM tasks_projectexpert r
+    WHERE r.project_id = p.id AND r.expert_id = %s AND r.access = 'removed')
+  {only}
+ORDER BY p.id
+LIMIT 100
+"""
 
 
-def eligible_projects(profile: ExpertProfile, now: datetime | None = None) -> QuerySet[Project]:
-    """Active projects the expert may pull from (funding is checked when leasing)."""
-    now = now or timezone.now()
+def eligible_projects(profile: ExpertProfile, now: datetime | None = None,
+                      project_id: int | None = None) -> list[Project]:
+    """Active projects the expert may pull from (funding is checked when leasing).
+
+    Raw SQL because it runs on every `next`; the ORM spent longer building this query than
+    PostgreSQL spent answering it.
+    """
     if not profile.can_work:
-        return Project.objects.none()
-    covering = covering_expertise(profile, now)
-    roster = ProjectExpert.objects.filter(project=OuterRef("pk"), expert_id=profile.pk)
-    return (
-        Project.objects.filter(status=Project.Status.ACTIVE,
-                               min_degree__in=allowed_degrees(profile))
-        .filter(Exists(covering.filter(level=Expertise.Level.QUALIFIED))
-                | (Q(require_qualification=False) & Exists(covering)))
-        .filter(Q(visibility=Project.Visibility.PUBLIC)
-                | Exists(roster.filter(access=ProjectExpert.Access.ALLOWED)))
-        .exclude(Exists(roster.filter(access=ProjectExpert.Access.REMOVED)))
-        .order_by("id")
-    )
+        return []
+    degrees = allowed_degrees(profile)
+    sql = ELIGIBLE_PROJECTS_SQL.format(degrees=", ".join(["%s"] * len(degrees)),
+                                       only="AND p.id = %s" if project_id else "")
+    params = [*degrees, profile.pk, now or timezone.now(), profile.pk, profile.pk]
+    return list(Project.objects.raw(sql, [*params, project_id] if project_id else params))
 
 
 def ineligibility_reason(profile: ExpertProfile, project: Project) -> str:
@@ -127,16 +142,12 @@ def next_assignment(user, project: Project | None = None, *,
     # "never the same item twice" pick cannot be raced past by the expert's own requests.
     profile = check_can_work(ExpertProfile.objects.select_for_update().filter(user=user).first())
     now = timezone.now()
-    projects = eligible_projects(profile, now).select_related("domain")
-    if project is not None:
-        candidates = list(projects.filter(pk=project.pk))
-        if not candidates:
-            fresh = Project.objects.select_related("domain").get(pk=project.pk)
-            raise PermissionDenied(ineligibility_reason(profile, fresh))
-    else:
-        candidates = list(projects[:100])
-    active = Assignment.objects.filter(expert=user, status=Assignment.Status.ASSIGNED,
-                                       expires_at__gt=now).count()
+    candidates = eligible_projects(profile, now, project.pk if project else None)
+    if project is not None and not candidates:
+        fresh = Project.objects.select_related("domain").get(pk=project.pk)
+        raise PermissionDenied(ineligibility_reason(profile, fresh))
+    active = scalar("SELECT COUNT(*) FROM tasks_assignment WHERE expert_id = %s "
+                    "AND status = 'assigned' AND expires_at > %s", [user.pk, now])
     if active >= max_active_leases():
         raise Conflict(f"You hold {active} open assignments, the most allowed at once; "
                        f"submit or skip one first.", code="lease_cap")
@@ -153,8 +164,16 @@ def next_assignment(user, project: Project | None = None, *,
     return NextResult(None, reasons)
 
 
+def scalar(sql: str, params: list) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
-    reclaim_expired(project=project, now=now)
+    if scalar(EXPIRED_SQL.format(lock=skip_locked()), [project.pk, now]) is not None:
+        reclaim_expired(project=project, now=now)
     item = None
     if project.gold_rate > 0 and rng.random() < gold_rate_for(project, user):
         item = pick_gold(project, user, rng)
@@ -162,51 +181,75 @@ def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
         item = pick_open(project, user)
         if item is None:
             return None
-        Item.objects.filter(pk=item.pk).update(filled=F("filled") + 1)
-    assignment = Assignment.objects.create(
+    assignment = Assignment(
         item=item, project=project, expert=user, is_gold=item.is_gold, leased_at=now,
         expires_at=now + timedelta(seconds=project.assignment_ttl_s),
-        price=project.price_per_item)
+        price=project.price_per_item, status=Assignment.Status.ASSIGNED)
+    assignment.pk = scalar(
+        "INSERT INTO tasks_assignment (item_id, project_id, expert_id, is_gold, status, "
+        "leased_at, expires_at, skip_reason, price) "
+        "VALUES (%s, %s, %s, %s, 'assigned', %s, %s, '', %s) RETURNING id",
+        [item.pk, project.pk, user.pk, item.is_gold, now, assignment.expires_at,
+         project.price_per_item])
     assignment.item = item
-    assignment.project = project
     assignment_leased.send(sender=Project, assignment=assignment)
     return assignment
+
+
+EXPIRED_SQL = ("SELECT id FROM tasks_assignment WHERE project_id = %s AND status = 'assigned' "
+               "AND expires_at <= %s LIMIT 1 {lock}")
+
+
+def skip_locked() -> str:
+    return "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked \
+        else ""
 
 
 def gold_rate_for(project: Project, user) -> float:
     rate = float(project.gold_rate)
     if rate >= WARMUP_GOLD_RATE:
         return rate
-    answered = Assignment.objects.filter(project=project, expert=user, is_gold=True,
-                                         status__in=Assignment.COUNTED).count()
+    answered = scalar("SELECT COUNT(*) FROM tasks_assignment WHERE project_id = %s AND "
+                      "expert_id = %s AND is_gold AND status IN ('submitted', 'approved')",
+                      [project.pk, user.pk])
     return WARMUP_GOLD_RATE if answered < WARMUP_GOLD_ANSWERS else rate
-
-
-def held_by(user):
-    return Assignment.objects.filter(item=OuterRef("pk"), expert=user)
 
 
 def pick_gold(project: Project, user, rng) -> Item | None:
     """A gold item this expert has never seen, chosen at random among the few there are."""
-    unseen = list(Item.objects.filter(project=project, is_gold=True)
-                  .exclude(Exists(held_by(user))).values_list("pk", flat=True)[:1000])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id FROM tasks_item i WHERE i.project_id = %s AND i.is_gold AND NOT EXISTS "
+            "(SELECT 1 FROM tasks_assignment a WHERE a.item_id = i.id AND a.expert_id = %s) "
+            "ORDER BY i.id LIMIT 1000", [project.pk, user.pk])
+        unseen = [row[0] for row in cursor.fetchall()]
     if not unseen:
         return None
     return Item.objects.get(pk=rng.choice(unseen))
 
 
-def pick_open(project: Project, user) -> Item | None:
-    """The open item to lease: priority first, then the one closest to completion.
+# The pick: priority first, then the item closest to completion. On PostgreSQL rows locked
+# by concurrent picks are skipped, not waited on; the slot is then taken under that lock.
+PICK_OPEN_SQL = """
+SELECT i.id, i.data, i.external_id FROM tasks_item i
+WHERE i.project_id = %s AND NOT i.is_gold AND i.filled < i.overlap
+  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.item_id = i.id AND a.expert_id = %s)
+ORDER BY i.priority DESC, i.filled DESC, i.id
+LIMIT 1 {lock}
+"""
 
-    One statement; on PostgreSQL rows locked by concurrent picks are skipped, not waited on.
-    """
-    return (
-        Item.objects.filter(project=project, is_gold=False, filled__lt=F("overlap"))
-        .exclude(Exists(held_by(user)))
-        .order_by("-priority", "-filled", "id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
-    )
+
+def pick_open(project: Project, user) -> Item | None:
+    with connection.cursor() as cursor:
+        lock = "FOR UPDATE OF i SKIP LOCKED" if skip_locked() else ""
+        cursor.execute(PICK_OPEN_SQL.format(lock=lock), [project.pk, user.pk])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute("UPDATE tasks_item SET filled = filled + 1 WHERE id = %s", [row[0]])
+    data = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+    return Item(pk=row[0], project_id=project.pk, data=data, external_id=row[2],
+                is_gold=False)
 
 
 @transaction.atomic(savepoint=False)
