@@ -1,0 +1,708 @@
+"""Batch ingest: items uploaded as a JSON array, JSONL or CSV, stored all-or-nothing.
+
+An upload is streamed, never read whole: the readers pull it in blocks and yield one row at a
+time, numbered the way the customer counts (JSON array element, JSONL line, CSV data row), and
+``RowChecker`` validates each row against the project's fields (gold answers against its
+questions) with one ``ItemValidator``. Nothing is written unless every row is valid; then the
+new rows go in with one statement inside one transaction, under a per-project advisory lock so
+that two uploads to one project serialize and an ``external_id`` ends up stored once. On
+PostgreSQL that statement is ``COPY``; elsewhere ``bulk_create`` does the same job more slowly.
+
+Uploads of up to ``settings.BATCH_SYNC_ROW_LIMIT`` rows are stored during the request. Larger
+ones are spooled to ``MEDIA_ROOT/uploads`` as they are read and handed to ``run_batch`` in the
+background, which validates the whole file first (publishing progress in ``Batch.rows``), then
+reads it again to insert it, so that the project's lock is held only while rows are written.
+An item already in the project counts as ``existing`` and is left as it was, which makes
+re-uploading a file safe; an ``Idempotency-Key`` makes a retried request return the first
+batch without reading the upload again.
+
+A batch that adds work to a completed project reopens it: new non-gold items arrive as open
+work, so the project goes back to ``active``. Gold items alone do not reopen it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from config.exceptions import Conflict, PayloadTooLarge
+
+from .models import Batch, Item, Project
+from .schema import FIELD_REQUIRED, ItemValidator, parse_csv_row
+from .services import CUSTOMER_EDITORS, require_role
+from .signals import batch_ingested
+
+FORMATS = ("json", "jsonl", "csv")
+ITEM_KEYS = ("external_id", "data", "gold", "priority")
+NON_FIELD = "non_field_errors"
+MAX_REPORTED_ROWS = 100
+EXTERNAL_ID_MAX_LENGTH = Item._meta.get_field("external_id").max_length
+PRIORITY_RANGE = (-32768, 32767)
+
+READ_SIZE = 1 << 20
+# A JSON array element that is still not complete after this many characters is reported as
+# broken rather than read further: a syntax error must not pull the rest of the file in.
+MAX_ELEMENT_CHARS = 16 << 20
+PROGRESS_EVERY = 10_000
+EXISTING_CHUNK = 10_000
+PORTABLE_CHUNK = 500
+# Advisory lock keys are (namespace, project id); ids wrap at 2**31, which can only make two
+# uploads to different projects wait for each other.
+LOCK_NAMESPACE = 0x1A6E57
+
+
+class Row(NamedTuple):
+    external_id: str
+    data: dict
+    gold: Any
+    priority: int
+
+
+class Unreadable(NamedTuple):
+    """What a reader yields for a row it could not turn into a value: (field, message) pairs."""
+
+    errors: list[tuple[str, str]]
+
+
+class MalformedUpload(Exception):
+    """The file cannot be read past this point (broken JSON array, bad CSV header, not UTF-8)."""
+
+    def __init__(self, row: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.errors = [row_error(row, field, message)]
+
+
+class UploadRejected(Exception):
+    """The upload has bad rows; ``errors`` lists them and nothing was written."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the upload")
+        self.errors = errors
+
+
+def row_error(row: int, field: str, message: str) -> dict:
+    return {"row": row, "field": field, "message": message}
+
+
+# -- readers ------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"Is not valid JSON: {exc.msg}."
+    if isinstance(exc, UnicodeDecodeError):
+        return "Is not UTF-8 text."
+    if isinstance(exc, RecursionError):
+        return "Is not valid JSON: nested too deeply."
+    return f"Is not valid JSON: {exc}."
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a parsed value cannot be stored, or None. PostgreSQL refuses NUL characters and
+    unpaired surrogates in text and JSON, which JSON escapes (\\u0000, \\ud800) let through."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Contains a NUL character (\\u0000), which cannot be stored."
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return "Contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
+        return None
+    if isinstance(value, dict):
+        return next((problem for key, item in value.items()
+                     if (problem := _unstorable(key) or _unstorable(item))), None)
+    if isinstance(value, list):
+        return next((problem for item in value if (problem := _unstorable(item))), None)
+    return None
+
+
+def _storable(value: Any) -> Any:
+    """Return the row value, or an Unreadable naming the part of it that cannot be stored."""
+    if not isinstance(value, dict):
+        return value
+    errors = []
+    for key, part in value.items():
+        if key == "data" and isinstance(part, dict):
+            errors += [(str(name), problem) for name, item in part.items()
+                       if (problem := _unstorable(item))]
+        elif key == "gold" and isinstance(part, dict):
+            errors += [(f"gold.{name}", problem) for name, item in part.items()
+                       if (problem := _unstorable(item))]
+        elif problem := _unstorable(part):
+            errors.append((str(key), problem))
+    return Unreadable(errors) if errors else value
+
+
+def read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+    """One JSON value per line; blank lines are skipped but still counted."""
+    for number, line in enumerate(stream, start=1):
+        if line.isspace():
+            continue
+        try:
+            value = _DECODER.decode(line.decode())
+        except (ValueError, RecursionError) as exc:
+            yield number, Unreadable([(NON_FIELD, _json_problem(exc))])
+            continue
+        yield number, _storable(value) if b"\\u" in line else value
+
+
+def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+    """The elements of one top-level JSON array, decoded one at a time from a sliding buffer."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig")
+    try:
+        yield from _array_elements(text)
+    finally:
+        text.detach()
+
+
+def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
+    buffer, pos, number = "", 0, 0
+
+    def more() -> bool:
+        nonlocal buffer, pos
+        try:
+            # Read at least as much again as is pending, so a huge element costs linear time.
+            chunk = text.read(max(READ_SIZE, len(buffer) - pos))
+        except UnicodeDecodeError as exc:
+            raise MalformedUpload(max(number, 1), NON_FIELD, "The file is not UTF-8 text.") \
+                from exc
+        if not chunk:
+            return False
+        buffer, pos = buffer[pos:] + chunk, 0
+        return True
+
+    def peek() -> str:
+        nonlocal pos
+        while True:
+            pos = _WHITESPACE.match(buffer, pos).end()
+            if pos < len(buffer) or not more():
+                return buffer[pos:pos + 1]
+
+    if peek() != "[":
+        raise MalformedUpload(0, NON_FIELD, "The upload must be a JSON array of items, "
+                                            '[{"external_id": ..., "data": {...}}, ...].')
+    pos += 1
+    if peek() == "]":
+        pos += 1
+    else:
+        while True:
+            number += 1
+            peek()
+            while True:
+                try:
+                    value, end = _DECODER.raw_decode(buffer, pos)
+                except (ValueError, RecursionError) as exc:
+                    if len(buffer) - pos < MAX_ELEMENT_CHARS and more():
+                        continue
+                    raise MalformedUpload(number, NON_FIELD, _json_problem(exc)) from exc
+                # A number at the very end of the buffer may continue in the next block.
+                if end < len(buffer) or not more():
+                    break
+            start, pos = pos, end
+            yield number, _storable(value) if buffer.find("\\u", start, end) >= 0 else value
+            separator = peek()
+            if separator == ",":
+                pos += 1
+                continue
+            if separator == "]":
+                pos += 1
+                break
+            raise MalformedUpload(number, NON_FIELD, (
+                f"Expected ',' or ']' after item {number}, found {separator!r}." if separator
+                else "The JSON array is not closed with ']'."))
+    if peek():
+        raise MalformedUpload(number, NON_FIELD, "Unexpected data after the closing ']'.")
+
+
+CSV_RESERVED = ("external_id", "gold", "priority")
+
+
+def read_csv(stream: BinaryIO, fields: list[dict]) -> Iterator[tuple[int, Any]]:
+    """Data rows of a CSV file with a header: ``external_id``, one column per field, and
+    optionally ``gold`` (JSON) and ``priority``. Those three names are reserved for these
+    columns. Rows are numbered from 1 after the header; blank lines are not rows."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    number = 0
+    try:
+        reader = csv.DictReader(text, strict=True)
+        _check_header(reader.fieldnames, fields)
+        for row in reader:
+            number += 1
+            yield number, _csv_record(row, fields)
+    except csv.Error as exc:
+        raise MalformedUpload(number + 1, NON_FIELD, f"Is not valid CSV: {exc}.") from exc
+    except UnicodeDecodeError as exc:
+        raise MalformedUpload(number + 1, NON_FIELD, "The file is not UTF-8 text.") from exc
+    finally:
+        text.detach()
+
+
+def _check_header(header: list[str] | None, fields: list[dict]) -> None:
+    if not header:
+        raise MalformedUpload(0, NON_FIELD, "The CSV file is empty; it needs a header row.")
+    names = {field["name"] for field in fields}
+    for index, column in enumerate(header):
+        if column in header[:index]:
+            raise MalformedUpload(0, column, "The header names this column more than once.")
+        if column not in names and column not in CSV_RESERVED:
+            raise MalformedUpload(0, column, (
+                "Unknown column; the columns are external_id, "
+                f"{', '.join(field['name'] for field in fields)}, and optionally gold and "
+                "priority."))
+    if "external_id" not in header:
+        raise MalformedUpload(0, "external_id", "The header has no external_id column.")
+
+
+def _csv_record(row: dict, fields: list[dict]) -> Any:
+    errors: list[tuple[str, str]] = []
+    record: dict[str, Any] = {"external_id": row.pop("external_id") or ""}
+    gold = row.pop("gold", None)
+    if gold:
+        try:
+            record["gold"] = _DECODER.decode(gold)
+        except (ValueError, RecursionError) as exc:
+            errors.append(("gold", _json_problem(exc)))
+    priority = row.pop("priority", None)
+    if priority:
+        try:
+            record["priority"] = int(priority)
+        except ValueError:
+            errors.append(("priority", f"Must be a whole number, got {priority!r}."))
+    record["data"], cell_errors = parse_csv_row(fields, row)
+    errors += cell_errors
+    return Unreadable(errors) if errors else _storable(record)
+
+
+def read_rows(stream: BinaryIO, file_format: str, fields: list[dict]) -> Iterator[tuple[int, Any]]:
+    """(row number, value) for each row of an upload; a value the reader could not parse is an
+    ``Unreadable``. Raises ``MalformedUpload`` where the file stops being readable."""
+    if file_format == "jsonl":
+        return read_jsonl(stream)
+    if file_format == "json":
+        return read_json_array(stream)
+    return read_csv(stream, fields)
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "integer",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+class RowChecker:
+    """Validates the rows of one upload and remembers what was wrong with them.
+
+    It stops collecting after ``MAX_REPORTED_ROWS`` bad rows and at the project's row limit,
+    and it knows every external_id seen, to find repeats inside the upload.
+    """
+
+    def __init__(self, fields: list[dict], questions: list[dict], *, max_rows: int) -> None:
+        self.fields = fields
+        self.max_rows = max_rows
+        self.rows = 0
+        self.bad_rows = 0
+        self.errors: list[dict] = []
+        self.finished = False
+        self._validator = ItemValidator(fields, questions)
+        self._seen: dict[str, int] = {}
+
+    @property
+    def external_ids(self) -> Collection[str]:
+        return self._seen.keys()
+
+    def read(self, stream: BinaryIO, file_format: str) -> Iterator[Row | None]:
+        """Check every row of the upload in turn, yielding it (None when it is bad) until the
+        end of the file or until enough is known to refuse the upload."""
+        try:
+            for number, value in read_rows(stream, file_format, self.fields):
+                if self.rows == self.max_rows:
+                    self.reject([row_error(number, NON_FIELD, (
+                        f"An upload holds at most {self.max_rows:,} rows; split this one into "
+                        "several batches."))])
+                    return
+                yield self.check(number, value)
+                if self.finished:
+                    return
+        except MalformedUpload as exc:
+            self.reject(exc.errors)
+            return
+        if self.rows == 0 and not self.errors:
+            self.reject([row_error(0, NON_FIELD, "The upload holds no items.")])
+
+    def reject(self, errors: list[dict]) -> None:
+        self.errors += errors
+        self.finished = True
+
+    def check(self, number: int, value: Any) -> Row | None:
+        self.rows += 1
+        problems = self._problems(number, value)
+        if not problems:
+            return Row(value["external_id"], value["data"], value.get("gold"),
+                       value.get("priority", 0))
+        self.bad_rows += 1
+        self.errors += [row_error(number, field, message) for field, message in problems]
+        self.finished = self.bad_rows >= MAX_REPORTED_ROWS
+        return None
+
+    def _problems(self, number: int, value: Any) -> list[tuple[str, str]]:
+        if isinstance(value, Unreadable):
+            return value.errors
+        if not isinstance(value, dict):
+            return [(NON_FIELD, "Must be an object with external_id and data, got "
+                                f"{_type_name(value)}.")]
+        problems = [(str(key), f"Unknown key; an item has {', '.join(ITEM_KEYS)}.")
+                    for key in value if key not in ITEM_KEYS]
+        external_id = value.get("external_id")
+        if not isinstance(external_id, str):
+            problems.append(("external_id", FIELD_REQUIRED if external_id is None else
+                             f"Must be a string, got {_type_name(external_id)}."))
+        elif not external_id.strip():
+            problems.append(("external_id", "Cannot be blank."))
+        elif len(external_id) > EXTERNAL_ID_MAX_LENGTH:
+            problems.append(("external_id", f"Must have at most {EXTERNAL_ID_MAX_LENGTH} "
+                                            f"characters, got {len(external_id)}."))
+        else:
+            first = self._seen.setdefault(external_id, number)
+            if first != number:
+                problems.append(("external_id", f"Repeats the external_id of row {first}."))
+        if "data" not in value:
+            problems.append(("data", FIELD_REQUIRED))
+            data_ok = False
+        else:
+            data = value["data"]
+            data_problems = [("data" if field == NON_FIELD else field, message)
+                             for field, message in self._validator.validate(data)]
+            problems += data_problems
+            data_ok = not data_problems
+        gold = value.get("gold")
+        if gold is not None and data_ok:
+            if gold == {}:
+                problems.append(("gold", "A gold item needs the answer to at least one "
+                                         "question."))
+            problems += [("gold" if field == NON_FIELD else f"gold.{field}", message)
+                         for field, message in self._validator.validate_gold(value["data"], gold)]
+        priority = value.get("priority", 0)
+        low, high = PRIORITY_RANGE
+        if isinstance(priority, bool) or not isinstance(priority, int) \
+                or not low <= priority <= high:
+            problems.append(("priority", f"Must be a whole number from {low} to {high}, got "
+                                         f"{json.dumps(priority)}."))
+        return problems
+
+
+def trusted_rows(stream: BinaryIO, file_format: str, fields: list[dict]) -> Iterator[Row]:
+    """The rows of an upload that ``RowChecker`` has already passed, without checking again."""
+    for _, value in read_rows(stream, file_format, fields):
+        yield Row(value["external_id"], value["data"], value.get("gold"),
+                  value.get("priority", 0))
+
+
+# -- writing ------------------------------------------------------------------------------
+
+COPY_ITEMS = (
+    "COPY tasks_item (project_id, batch_id, external_id, data, gold, is_gold, priority, "
+    "overlap, filled, annotated, created_at) FROM STDIN"
+)
+
+
+def _lock_project(project_id: int) -> None:
+    """Serialize uploads to one project until the transaction ends. SQLite needs nothing:
+    its IMMEDIATE transactions already let one writer in at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [LOCK_NAMESPACE, project_id % 2**31])
+
+
+def _chunks(values: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def existing_external_ids(project_id: int, external_ids: Iterable[str]) -> set[str]:
+    """Which of these external_ids the project already has, asked in chunks."""
+    found: set[str] = set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for chunk in _chunks(external_ids, EXISTING_CHUNK):
+                cursor.execute("SELECT external_id FROM tasks_item "
+                               "WHERE project_id = %s AND external_id = ANY(%s)",
+                               [project_id, chunk])
+                found.update(external_id for (external_id,) in cursor.fetchall())
+        return found
+    for chunk in _chunks(external_ids, PORTABLE_CHUNK):
+        found.update(Item.objects.filter(project_id=project_id, external_id__in=chunk)
+                     .values_list("external_id", flat=True))
+    return found
+
+
+def insert_rows(project: Project, batch: Batch, rows: Iterable[Row],
+                skip: Collection[str]) -> tuple[int, int]:
+    """Insert the rows whose external_id is not in ``skip``, as new items of the batch with
+    the project's overlap. Returns (created, created that are not gold)."""
+    if connection.vendor == "postgresql":
+        return _copy_rows(project, batch, rows, skip)
+    created = open_items = 0
+    for chunk in _chunks(rows, PORTABLE_CHUNK):
+        items = [Item(project=project, batch=batch, external_id=row.external_id, data=row.data,
+                      gold=row.gold, is_gold=row.gold is not None, priority=row.priority,
+                      overlap=project.overlap)
+                 for row in chunk if row.external_id not in skip]
+        Item.objects.bulk_create(items)
+        created += len(items)
+        open_items += sum(not item.is_gold for item in items)
+    return created, open_items
+
+
+def _copy_rows(project: Project, batch: Batch, rows: Iterable[Row],
+               skip: Collection[str]) -> tuple[int, int]:
+    """One COPY for the whole batch. JSON is serialized once per row, and psycopg streams the
+    rows to the server while later ones are still being read, so parsing and storing overlap.
+    """
+    dumps = json.dumps
+    project_id, batch_id, overlap, now = project.pk, batch.pk, project.overlap, timezone.now()
+    created = gold_items = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(COPY_ITEMS) as copy:
+        write = copy.write_row
+        for external_id, data, gold, priority in rows:
+            if external_id in skip:
+                continue
+            if gold is None:
+                write((project_id, batch_id, external_id, dumps(data), None, False, priority,
+                       overlap, 0, 0, now))
+            else:
+                gold_items += 1
+                write((project_id, batch_id, external_id, dumps(data), dumps(gold), True,
+                       priority, overlap, 0, 0, now))
+            created += 1
+    return created, created - gold_items
+
+
+def _store(project: Project, batch: Batch, rows: Iterable[Row],
+           external_ids: Collection[str]) -> Batch:
+    """Inside the locked transaction: write the new rows, finish the batch, reopen a completed
+    project that received new work, and announce the batch."""
+    existing = existing_external_ids(project.pk, external_ids)
+    created, open_items = insert_rows(project, batch, rows, existing)
+    batch.rows = len(external_ids)
+    batch.created = created
+    batch.existing = len(existing)
+    batch.status = Batch.Status.DONE
+    batch.errors = []
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["rows", "created", "existing", "status", "errors", "finished_at"])
+    if open_items and project.status == Project.Status.COMPLETED:
+        project.status = Project.Status.ACTIVE
+        project.save(update_fields=["status", "updated_at"])
+    batch_ingested.send(sender=Project, batch=batch)
+    return batch
+
+
+# -- the service --------------------------------------------------------------------------
+
+
+def uploads_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "uploads"
+
+
+def answered_in_background(batch: Batch) -> bool:
+    """Whether the batch was (or is being) ingested by the job, i.e. first answered 202.
+    ``upload_path`` is kept after the job deletes the file, as the record of that."""
+    return bool(batch.upload_path)
+
+
+class _MeteredUpload(io.RawIOBase):
+    """The client's stream, counted against the size limit and copied to a spool file as it
+    is read, so an upload found too large for the request can be handed to the job whole."""
+
+    def __init__(self, source: BinaryIO, limit: int, spool: BinaryIO) -> None:
+        super().__init__()
+        self._source, self._limit, self._spool = source, limit, spool
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        self.size += len(data)
+        if self.size > self._limit:
+            raise PayloadTooLarge(too_large_message(self._limit))
+        self._spool.write(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        buffer = bytearray(READ_SIZE)
+        while self.readinto(buffer):
+            pass
+
+
+def too_large_message(limit: int) -> str:
+    return (f"The upload is larger than {limit:,} bytes, the most one batch may hold; split "
+            "it into several batches.")
+
+
+def _check_open(project: Project) -> None:
+    if project.status == Project.Status.ARCHIVED:
+        raise Conflict("The project is archived; it takes no new items.", code="archived")
+
+
+def _replay(project: Project, idempotency_key: str) -> Batch | None:
+    if not idempotency_key:
+        return None
+    return Batch.objects.filter(project=project, idempotency_key=idempotency_key).first()
+
+
+def upload(*, user, project: Project, stream: BinaryIO, file_format: str, filename: str = "",
+           idempotency_key: str = "") -> Batch:
+    """Ingest an upload, or spool it and queue ``run_batch`` when it has more rows than
+    ``settings.BATCH_SYNC_ROW_LIMIT``.
+
+    A repeated ``idempotency_key`` returns the project's batch of that key without reading
+    the stream. Raises ``UploadRejected`` (nothing written), ``PayloadTooLarge``, ``Conflict``
+    for an archived project and ``PermissionDenied`` for roles that may not upload.
+    """
+    require_role(user, project.organization, CUSTOMER_EDITORS)
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown upload format {file_format!r}")
+    replay = _replay(project, idempotency_key)
+    if replay is not None:
+        return replay
+    _check_open(project)
+    checker = RowChecker(project.fields, project.questions, max_rows=settings.BATCH_MAX_ROWS)
+    spooled = _new_spool_path(file_format)
+    rows: list[Row] = []
+    batch = None
+    try:
+        with open(spooled, "wb") as spool:
+            metered = _MeteredUpload(stream, settings.BATCH_MAX_BYTES, spool)
+            for row in checker.read(io.BufferedReader(metered, READ_SIZE), file_format):
+                if checker.rows > settings.BATCH_SYNC_ROW_LIMIT:
+                    metered.drain()
+                    break
+                if row is not None:
+                    rows.append(row)
+        if checker.rows > settings.BATCH_SYNC_ROW_LIMIT:
+            batch = _defer(user, project, spooled, file_format, filename, idempotency_key)
+            return batch
+    finally:
+        if batch is None or not answered_in_background(batch):
+            spooled.unlink(missing_ok=True)
+    if checker.errors:
+        raise UploadRejected(checker.errors)
+    with transaction.atomic():
+        _lock_project(project.pk)
+        replay = _replay(project, idempotency_key)
+        if replay is not None:
+            return replay
+        project = Project.objects.get(pk=project.pk)
+        _check_open(project)
+        batch = Batch.objects.create(
+            project=project, created_by=user, idempotency_key=idempotency_key,
+            filename=filename, file_format=file_format, status=Batch.Status.PROCESSING)
+        return _store(project, batch, rows, checker.external_ids)
+
+
+def _new_spool_path(file_format: str) -> Path:
+    directory = uploads_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=f".{file_format}")
+    os.close(handle)
+    return Path(name)
+
+
+def _defer(user, project: Project, spooled: Path, file_format: str, filename: str,
+           idempotency_key: str) -> Batch:
+    """Record a pending batch for the spooled file and queue the job once it is committed."""
+    with transaction.atomic():
+        _lock_project(project.pk)
+        replay = _replay(project, idempotency_key)
+        if replay is not None:
+            return replay
+        _check_open(Project.objects.get(pk=project.pk))
+        batch = Batch.objects.create(
+            project=project, created_by=user, idempotency_key=idempotency_key,
+            filename=filename, file_format=file_format,
+            upload_path=spooled.relative_to(settings.MEDIA_ROOT).as_posix())
+        transaction.on_commit(lambda: async_task("tasks.jobs.process_batch", batch.pk))
+    return batch
+
+
+def _finish_failed(batch: Batch, errors: list[dict]) -> Batch:
+    batch.status = Batch.Status.FAILED
+    batch.errors = errors
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "errors", "finished_at"])
+    return batch
+
+
+def run_batch(batch_id: int) -> Batch:
+    """Ingest a spooled upload: validate it all, then store it all. A batch that is already
+    done or failed is left alone, so the job is safe to run twice."""
+    batch = Batch.objects.select_related("project").get(pk=batch_id)
+    if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
+        return batch
+    path = Path(settings.MEDIA_ROOT) / batch.upload_path
+    if not path.exists():
+        return _finish_failed(batch, [row_error(0, NON_FIELD, (
+            "The uploaded file is no longer available; upload it again."))])
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PROCESSING, rows=0)
+    project = batch.project
+    checker = RowChecker(project.fields, project.questions, max_rows=settings.BATCH_MAX_ROWS)
+    with open(path, "rb", buffering=READ_SIZE) as stream:
+        for _ in checker.read(stream, batch.file_format):
+            if checker.rows % PROGRESS_EVERY == 0:
+                Batch.objects.filter(pk=batch.pk).update(rows=checker.rows)
+    if checker.errors:
+        _finish_failed(batch, checker.errors)
+    else:
+        with transaction.atomic():
+            _lock_project(project.pk)
+            batch.refresh_from_db()
+            project.refresh_from_db()
+            if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
+                return batch
+            if project.status == Project.Status.ARCHIVED:
+                _finish_failed(batch, [row_error(0, NON_FIELD, (
+                    "The project was archived before the upload was stored."))])
+            else:
+                with open(path, "rb", buffering=READ_SIZE) as stream:
+                    _store(project, batch,
+                           trusted_rows(stream, batch.file_format, project.fields),
+                           checker.external_ids)
+    path.unlink(missing_ok=True)
+    return batch
