@@ -3,6 +3,7 @@
 
 from django.utils import timezone
 
+from .ingest import run_batch
 from .routing import reclaim_expired
 
 SCHEDULES = [
@@ -20,6 +21,12 @@ def expire_leases() -> int:
         total += count
         if count == 0:
             return total
+
+
+def process_batch(batch_id: int) -> None:
+    """Ingest an upload too large for its request (see tasks.ingest.run_batch); a batch that
+    is already done or failed is left as it is."""
+    run_batch(batch_id)
 
 
 def ensure_schedules(**kwargs) -> None:
