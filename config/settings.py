@@ -195,6 +195,7 @@ SPECTACULAR_SETTINGS = {
         "VerificationEnum": "accounts.models.Verification",
         "ExpertStatusEnum": "accounts.models.ExpertProfile.Status",
         "RoleEnum": "accounts.models.Membership.Role",
+        "BatchStatusEnum": "tasks.models.Batch.Status",
     },
 }
 
