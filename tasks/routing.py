@@ -53,7 +53,11 @@ def allowed_degrees(profile: ExpertProfile) -> list[str]:
 # it must be qualified unless the project accepts claims, not suspended, and its trust at the
 # project's floor. Private projects need an allowed roster entry; removed experts get nothing.
 ELIGIBLE_PROJECTS_SQL = """
-SELECT p.* FROM tasks_project p
+SELECT p.*, EXISTS (
+    SELECT 1 FROM tasks_assignment x
+    WHERE x.project_id = p.id AND x.status = 'assigned' AND x.expires_at <= %s
+  ) AS has_expired_leases
+FROM tasks_project p
 JOIN accounts_domain d ON d.id = p.domain_id
 WHERE p.status = 'active'
   AND p.min_degree IN ({degrees})
@@ -88,7 +92,8 @@ def eligible_projects(profile: ExpertProfile, now: datetime | None = None,
     degrees = allowed_degrees(profile)
     sql = ELIGIBLE_PROJECTS_SQL.format(degrees=", ".join(["%s"] * len(degrees)),
                                        only="AND p.id = %s" if project_id else "")
-    params = [*degrees, profile.pk, now or timezone.now(), profile.pk, profile.pk]
+    now = now or timezone.now()
+    params = [now, *degrees, profile.pk, now, profile.pk, profile.pk]
     return list(Project.objects.raw(sql, [*params, project_id] if project_id else params))
 
 
@@ -130,6 +135,17 @@ def check_can_work(profile: ExpertProfile | None) -> ExpertProfile:
     return profile
 
 
+LOCK_PROFILE_SQL = """
+SELECT e.*, (
+    SELECT COUNT(*) FROM tasks_assignment a
+    WHERE a.expert_id = %s AND a.status = 'assigned' AND a.expires_at > %s
+  ) AS active_leases
+FROM accounts_expertprofile e
+WHERE e.user_id = %s
+{lock}
+"""
+
+
 @transaction.atomic
 def next_assignment(user, project: Project | None = None, *,
                     rng: random.Random | None = None) -> NextResult:
@@ -140,21 +156,23 @@ def next_assignment(user, project: Project | None = None, *,
     """
     # Locking the profile queues one expert's concurrent calls, so the lease cap and the
     # "never the same item twice" pick cannot be raced past by the expert's own requests.
-    profile = check_can_work(ExpertProfile.objects.select_for_update().filter(user=user).first())
     now = timezone.now()
+    lock = "FOR UPDATE OF e" if connection.features.has_select_for_update_of else ""
+    profile = check_can_work(next(iter(ExpertProfile.objects.raw(
+        LOCK_PROFILE_SQL.format(lock=lock), [user.pk, now, user.pk])), None))
     candidates = eligible_projects(profile, now, project.pk if project else None)
     if project is not None and not candidates:
         fresh = Project.objects.select_related("domain").get(pk=project.pk)
         raise PermissionDenied(ineligibility_reason(profile, fresh))
-    active = scalar("SELECT COUNT(*) FROM tasks_assignment WHERE expert_id = %s "
-                    "AND status = 'assigned' AND expires_at > %s", [user.pk, now])
-    if active >= max_active_leases():
-        raise Conflict(f"You hold {active} open assignments, the most allowed at once; "
-                       f"submit or skip one first.", code="lease_cap")
+    if profile.active_leases >= max_active_leases():
+        raise Conflict(f"You hold {profile.active_leases} open assignments, the most allowed "
+                       f"at once; submit or skip one first.", code="lease_cap")
     reasons: dict[int, str] = {}
+    # A receiver may refuse a lease after writing; its writes then roll back to here.
+    guarded = assignment_leased.has_listeners(Project)
     for candidate in candidates:
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=guarded):
                 assignment = lease_from(candidate, user, now, rng or random)
         except LeaseRefused as refused:
             reasons[candidate.pk] = refused.reason
@@ -164,45 +182,32 @@ def next_assignment(user, project: Project | None = None, *,
     return NextResult(None, reasons)
 
 
+def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
+    if project.has_expired_leases:
+        reclaim_expired(project=project, now=now)
+    assignment = Assignment(
+        project=project, expert=user, leased_at=now, status=Assignment.Status.ASSIGNED,
+        expires_at=now + timedelta(seconds=project.assignment_ttl_s),
+        price=project.price_per_item)
+    gold = None
+    if project.gold_rate > 0 and rng.random() < gold_rate_for(project, user):
+        gold = pick_gold(project, user, rng)
+    if gold is not None:
+        assignment.item, assignment.is_gold = gold, True
+        assignment.pk = scalar(INSERT_ASSIGNMENT_SQL + " RETURNING id", [
+            gold.pk, project.pk, user.pk, True, now, assignment.expires_at,
+            project.price_per_item])
+    elif not take_open_slot(assignment):
+        return None
+    assignment_leased.send(sender=Project, assignment=assignment)
+    return assignment
+
+
 def scalar(sql: str, params: list) -> Any:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
-    if scalar(EXPIRED_SQL.format(lock=skip_locked()), [project.pk, now]) is not None:
-        reclaim_expired(project=project, now=now)
-    item = None
-    if project.gold_rate > 0 and rng.random() < gold_rate_for(project, user):
-        item = pick_gold(project, user, rng)
-    if item is None:
-        item = pick_open(project, user)
-        if item is None:
-            return None
-    assignment = Assignment(
-        item=item, project=project, expert=user, is_gold=item.is_gold, leased_at=now,
-        expires_at=now + timedelta(seconds=project.assignment_ttl_s),
-        price=project.price_per_item, status=Assignment.Status.ASSIGNED)
-    assignment.pk = scalar(
-        "INSERT INTO tasks_assignment (item_id, project_id, expert_id, is_gold, status, "
-        "leased_at, expires_at, skip_reason, price) "
-        "VALUES (%s, %s, %s, %s, 'assigned', %s, %s, '', %s) RETURNING id",
-        [item.pk, project.pk, user.pk, item.is_gold, now, assignment.expires_at,
-         project.price_per_item])
-    assignment.item = item
-    assignment_leased.send(sender=Project, assignment=assignment)
-    return assignment
-
-
-EXPIRED_SQL = ("SELECT id FROM tasks_assignment WHERE project_id = %s AND status = 'assigned' "
-               "AND expires_at <= %s LIMIT 1 {lock}")
-
-
-def skip_locked() -> str:
-    return "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked \
-        else ""
 
 
 def gold_rate_for(project: Project, user) -> float:
@@ -228,28 +233,65 @@ def pick_gold(project: Project, user, rng) -> Item | None:
     return Item.objects.get(pk=rng.choice(unseen))
 
 
-# The pick: priority first, then the item closest to completion. On PostgreSQL rows locked
-# by concurrent picks are skipped, not waited on; the slot is then taken under that lock.
+# The pick: priority first, then the item closest to completion, never one the expert held.
 PICK_OPEN_SQL = """
 SELECT i.id, i.data, i.external_id FROM tasks_item i
 WHERE i.project_id = %s AND NOT i.is_gold AND i.filled < i.overlap
   AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.item_id = i.id AND a.expert_id = %s)
 ORDER BY i.priority DESC, i.filled DESC, i.id
-LIMIT 1 {lock}
+LIMIT 1
+"""
+INSERT_ASSIGNMENT_SQL = (
+    "INSERT INTO tasks_assignment (item_id, project_id, expert_id, is_gold, status, leased_at, "
+    "expires_at, skip_reason, price) VALUES (%s, %s, %s, %s, 'assigned', %s, %s, '', %s)")
+
+# On PostgreSQL the pick, the slot and the lease are one statement. Rows locked by concurrent
+# picks are skipped, not waited on; the slot is taken under the row lock the pick holds.
+LEASE_SQL_POSTGRES = f"""
+WITH picked AS ({PICK_OPEN_SQL} FOR UPDATE OF i SKIP LOCKED),
+slot AS (
+  UPDATE tasks_item SET filled = filled + 1 FROM picked WHERE tasks_item.id = picked.id
+  RETURNING tasks_item.id
+),
+lease AS (
+  INSERT INTO tasks_assignment (item_id, project_id, expert_id, is_gold, status, leased_at,
+                                expires_at, skip_reason, price)
+  SELECT slot.id, %s, %s, false, 'assigned', %s, %s, '', %s FROM slot
+  RETURNING id, item_id
+)
+SELECT lease.id, picked.id, picked.data, picked.external_id
+FROM lease JOIN picked ON picked.id = lease.item_id
 """
 
 
-def pick_open(project: Project, user) -> Item | None:
+def take_open_slot(assignment: Assignment) -> bool:
+    """Lease an open item into `assignment`; False when the project has none for the expert.
+    """
+    project_id, expert_id = assignment.project.pk, assignment.expert.pk
+    lease_values = [assignment.leased_at, assignment.expires_at, assignment.price]
     with connection.cursor() as cursor:
-        lock = "FOR UPDATE OF i SKIP LOCKED" if skip_locked() else ""
-        cursor.execute(PICK_OPEN_SQL.format(lock=lock), [project.pk, user.pk])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        cursor.execute("UPDATE tasks_item SET filled = filled + 1 WHERE id = %s", [row[0]])
-    data = row[1] if isinstance(row[1], dict) else json.loads(row[1])
-    return Item(pk=row[0], project_id=project.pk, data=data, external_id=row[2],
-                is_gold=False)
+        if connection.vendor == "postgresql":
+            cursor.execute(LEASE_SQL_POSTGRES, [project_id, expert_id, project_id, expert_id,
+                                                *lease_values])
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            assignment.pk, item_id, data, external_id = row
+        else:
+            cursor.execute(PICK_OPEN_SQL, [project_id, expert_id])
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            item_id, data, external_id = row
+            cursor.execute("UPDATE tasks_item SET filled = filled + 1 WHERE id = %s", [item_id])
+            cursor.execute(INSERT_ASSIGNMENT_SQL + " RETURNING id",
+                           [item_id, project_id, expert_id, False, *lease_values])
+            assignment.pk = cursor.fetchone()[0]
+    assignment.item = Item(pk=item_id, project_id=project_id, external_id=external_id,
+                           data=data if isinstance(data, dict) else json.loads(data),
+                           is_gold=False)
+    assignment.is_gold = False
+    return True
 
 
 @transaction.atomic(savepoint=False)
