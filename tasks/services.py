@@ -210,36 +210,53 @@ def submit(*, assignment_id: int, user, answer: Any,
                        "RETURNING id", [assignment_id, item_id, project_id, user.pk,
                                         json.dumps(answer), now])
         annotation.pk = cursor.fetchone()[0]
-        completed = False
         if not is_gold:
-            cursor.execute("UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s "
-                           "RETURNING annotated >= overlap", [item_id])
-            completed = bool(cursor.fetchone()[0])
+            cursor.execute(COUNT_ANNOTATION_SQL, [item_id])
+            item = Item(pk=item_id, project_id=project_id, is_gold=False)
+            item.external_id, item.annotated, item.overlap, project_done = cursor.fetchone()
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_s = duration_s
     annotation_submitted.send(sender=Project, annotation=annotation)
-    if completed:
-        check_item_completion(item_id)
+    if not is_gold and item.annotated >= item.overlap:
+        announce_completion(item, project_done)
     return annotation
 
 
+# Counting an answer also tells whether the item, and with it the project, is now complete.
+# An unfinished item either has a free slot (the routing index finds it at once) or a live
+# lease; checking both avoids scanning every finished item of a large project.
+COUNT_ANNOTATION_SQL = """
+UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s
+RETURNING external_id, annotated, overlap,
+  annotated >= overlap
+  AND NOT EXISTS (SELECT 1 FROM tasks_item o WHERE o.project_id = tasks_item.project_id
+                  AND NOT o.is_gold AND o.filled < o.overlap)
+  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.project_id = tasks_item.project_id
+                  AND a.status = 'assigned')
+"""
+
+
 def check_item_completion(item_id: int) -> bool:
-    """Announce an item (and its project) complete once it holds its overlap of answers."""
-    item = Item.objects.select_related("project").get(pk=item_id)
+    """Announce an item (and its project) complete if it holds its overlap of answers."""
+    item = Item.objects.get(pk=item_id)
     if item.annotated < item.overlap:
         return False
+    project_done = not (
+        Item.objects.filter(project_id=item.project_id, is_gold=False,
+                            filled__lt=F("overlap")).exists()
+        or Assignment.objects.filter(project_id=item.project_id,
+                                     status=Assignment.Status.ASSIGNED).exists())
+    announce_completion(item, project_done)
+    return True
+
+
+def announce_completion(item: Item, project_done: bool) -> None:
     item_completed.send(sender=Project, item=item)
-    project = item.project
-    # An unfinished item either has a free slot (the routing index finds it at once) or a
-    # live lease; checking both avoids scanning every finished item of a large project.
-    if (project.status == Project.Status.ACTIVE
-            and not project.items.filter(is_gold=False, filled__lt=F("overlap")).exists()
-            and not project.assignments.filter(status=Assignment.Status.ASSIGNED).exists()):
-        project = Project.objects.select_for_update().get(pk=project.pk)
+    if project_done:
+        project = Project.objects.select_for_update().get(pk=item.project_id)
         if project.status == Project.Status.ACTIVE:
             _set_status(project, Project.Status.COMPLETED)
-    return True
 
 
 @transaction.atomic
