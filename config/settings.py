@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_q",
     "accounts",
     "tasks",
+    "quality",
 ]
 
 MIDDLEWARE = [

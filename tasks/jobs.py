@@ -1,15 +1,22 @@
 """Background jobs of the work loop. Each is idempotent: running it twice changes nothing more.
 """
 
+from datetime import timedelta
+
 from django.utils import timezone
 
+from config.exceptions import Conflict
+
 from .ingest import run_batch
+from .models import Assignment, Project
 from .routing import reclaim_expired
+from .services import approve_assignment
 
 SCHEDULES = [
     # (function, minutes between runs)
     ("tasks.jobs.expire_leases", 1),
     ("tasks.webhooks.deliver_due_webhooks", 1),
+    ("tasks.jobs.auto_approve", 5),
 ]
 
 
@@ -21,6 +28,25 @@ def expire_leases() -> int:
         total += count
         if count == 0:
             return total
+
+
+def auto_approve(limit: int = 5000) -> int:
+    """Approve submitted work whose project's approval delay has passed and that no review
+    holds. Each approval is its own transaction, so a rerun only finds what is left."""
+    now = timezone.now()
+    submitted = Assignment.objects.filter(status=Assignment.Status.SUBMITTED,
+                                          annotation__held_for_review=False)
+    approved = 0
+    for project in Project.objects.filter(pk__in=submitted.values("project_id")):
+        cutoff = now - timedelta(seconds=project.auto_approve_after_s)
+        due = submitted.filter(project=project, submitted_at__lte=cutoff).order_by("pk")
+        for assignment_id in list(due.values_list("pk", flat=True)[:limit - approved]):
+            try:
+                approve_assignment(Assignment(pk=assignment_id))
+            except Conflict:  # reviewed or approved meanwhile
+                continue
+            approved += 1
+    return approved
 
 
 def process_batch(batch_id: int) -> None:

@@ -253,6 +253,8 @@ class Annotation(models.Model):
     answer = models.JSONField()
     final_answer = models.JSONField(
         null=True, blank=True, help_text="A reviewer's fix; exports prefer it to `answer`.")
+    held_for_review = models.BooleanField(
+        db_default=False, help_text="Waiting for a review: automatic approval leaves it alone.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

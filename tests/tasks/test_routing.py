@@ -221,3 +221,21 @@ def test_concurrent_experts_never_break_the_invariants():
     submitted = Assignment.objects.filter(project=project, status="submitted", is_gold=False)
     assert 100 < submitted.count() <= 40 * 3
     assert Assignment.objects.filter(status="expired").exists()
+
+
+def test_auto_approval_waits_for_the_delay_and_for_reviews(customer):
+    from tasks.jobs import auto_approve
+
+    project = factories.project(customer, items=3, overlap=1, auto_approve_after_s=3600)
+    expert = factories.expert()
+    first, second, third = (answer(lease(expert, project)) for _ in range(3))
+    hour_ago = timezone.now() - timedelta(hours=1, seconds=1)
+    Assignment.objects.filter(pk__in=[first.assignment_id, second.assignment_id]).update(
+        submitted_at=hour_ago)
+    type(first).objects.filter(pk=second.pk).update(held_for_review=True)
+    assert auto_approve() == 1
+    assert auto_approve() == 0
+    statuses = dict(Assignment.objects.values_list("pk", "status"))
+    assert statuses[first.assignment_id] == "approved"
+    assert statuses[second.assignment_id] == "submitted"
+    assert statuses[third.assignment_id] == "submitted"
