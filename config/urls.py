@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("tasks.api.urls")),
+    path("", include("quality.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,6 @@
+from . import reports, work
+
+urlpatterns = [
+    *work.urlpatterns,
+    *reports.urlpatterns,
+]

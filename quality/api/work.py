@@ -1,0 +1,3 @@
+"""work endpoints."""
+
+urlpatterns: list = []
