@@ -70,6 +70,14 @@ def test_concurrent_signups_with_one_username_make_one_user(monkeypatch):
 
 
 @pytest.mark.postgres
+def test_concurrent_signups_with_one_username_in_any_case_make_one_user(monkeypatch):
+    names = ["Racer", "racer", "RACER"]
+    outcomes = race(3, lambda i: expert_signup(names[i], f"racer{i}@example.com"), monkeypatch)
+    assert_one_winner(outcomes)
+    assert User.objects.filter(username__iexact="racer").count() == 1
+
+
+@pytest.mark.postgres
 def test_concurrent_signups_with_one_email_in_any_case_make_one_user(monkeypatch):
     emails = ["Same@Example.com", "same@example.com", "SAME@EXAMPLE.COM"]
     outcomes = race(3, lambda i: expert_signup(f"racer{i}", emails[i]), monkeypatch)
@@ -86,6 +94,12 @@ def test_concurrent_customer_signups_for_one_organization_make_one_owner(monkeyp
     assert Organization.objects.filter(name="Race Labs").count() == 1
     assert User.objects.filter(username__startswith="founder").count() == 1
     assert Membership.objects.get().role == Membership.Role.OWNER
+
+
+def test_the_database_refuses_usernames_that_differ_only_in_case():
+    User.objects.create_user("Ada", "ada1@example.com", factories.PASSWORD)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user("ada", "ada2@example.com", factories.PASSWORD)
 
 
 def test_the_database_refuses_emails_that_differ_only_in_case():
