@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from accounts.management.commands.seed_demo import DEMO_PASSWORD, PROJECTS
 from tasks import schema
-from tasks.models import Item, Project
+from tasks.models import Batch, Item, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +20,7 @@ def snapshot() -> list:
     return [
         list(Project.objects.order_by("id").values_list("id", "name", "status", "updated_at")),
         list(Item.objects.order_by("id").values_list("id", "external_id", "overlap", "filled")),
+        list(Batch.objects.order_by("id").values_list("id", "created")),
     ]
 
 
@@ -31,6 +32,7 @@ def test_acme_gets_three_active_projects_with_items(seeded):
     assert (cardiology.preset, cardiology.domain.slug) == ("preference", "medicine-cardiology")
     assert cardiology.items.filter(is_gold=False).count() == 25
     assert cardiology.items.filter(is_gold=True).count() == 5
+    assert [(b.status, b.created) for b in cardiology.batches.all()] == [("done", 30)]
     assert projects["ML answer quality rubric"].items.count() == 10
     assert projects["Contract law explanations"].items.count() == 10
 
@@ -46,6 +48,7 @@ def test_a_half_seeded_database_is_completed(seeded):
     project.items.filter(external_id__in=["cardio-03", "cardio-gold-2"]).delete()
     call_command("seed_demo", stdout=StringIO())
     assert project.items.count() == 30
+    assert [(b.created, b.existing) for b in project.batches.all()] == [(2, 28), (30, 0)]
     assert project.items.get(external_id="cardio-gold-2").gold == {"better": "B"}
 
 
