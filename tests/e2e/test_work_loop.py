@@ -1,7 +1,7 @@
 """The whole work loop as customers' scripts and experts' clients drive it, over HTTP.
 
-Two steps have no HTTP endpoint and use the services, as an operator's console would:
-qualifying an expert in a domain, and (until batch upload exists) loading items.
+One step has no HTTP endpoint and uses the service, as an operator's console would:
+qualifying an expert in a domain.
 """
 
 import json
@@ -38,12 +38,9 @@ def expert_signup(username: str) -> tuple[APIClient, dict]:
                      domains=["medicine-cardiology"], languages=["en"])
 
 
-def load_items(project_id: int) -> None:
-    Item.objects.bulk_create(
-        [Item(project_id=project_id, external_id=f"q-{n}", data=factories.preference_data(n),
-              overlap=2) for n in range(ITEMS)]
-        + [Item(project_id=project_id, external_id="gold-1", data=factories.preference_data(99),
-                is_gold=True, gold={"better": "B"}, overlap=2)])
+ROWS = [{"external_id": f"q-{n}", "data": factories.preference_data(n)} for n in range(ITEMS)]
+GOLD_ROW = {"external_id": "gold-1", "data": factories.preference_data(99),
+            "gold": {"better": "B"}}
 
 
 def test_customer_posts_work_experts_do_it_and_the_customer_downloads_it(staff):
@@ -60,7 +57,17 @@ def test_customer_posts_work_experts_do_it_and_the_customer_downloads_it(staff):
     assert project["status"] == "draft"
     url = f"/api/v1/projects/{project['id']}/"
     assert customer.post(url + "activate/").json()["code"] == "no_items"
-    load_items(project["id"])
+    bad = [*ROWS, {"external_id": "q-bad", "data": {"prompt": "Only one?",
+                                                     "completions": ["A"]}}]
+    response = customer.post(url + "batches/", bad, format="json")
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [
+        (ITEMS + 1, "completions")]
+    response = customer.post(url + "batches/", [*ROWS, GOLD_ROW], format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["created"], response.json()["existing"]) == (ITEMS + 1, 0)
+    response = customer.post(url + "batches/", ROWS, format="json")
+    assert (response.json()["created"], response.json()["existing"]) == (0, ITEMS)
     assert customer.post(url + "activate/").json()["status"] == "active"
 
     experts = [expert_signup(name) for name in ["cardio_one", "cardio_two"]]
