@@ -1,0 +1,56 @@
+"""Background jobs of the quality app (django-q2). Each is idempotent: a rerun only finds
+what is left to do."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.models import Project, ProjectExpert
+
+from . import services
+from .models import QualityRule
+from .rules import experts_on
+
+SCHEDULES = [
+    # (function, minutes between runs)
+    ("quality.jobs.evaluate_rules", 15),
+    ("quality.jobs.expire_attempts", 5),
+]
+
+
+def evaluate_rules() -> int:
+    """Apply every project's active rules to each expert on it; returns the actions taken.
+
+    Submissions and reviews evaluate their expert at once; this run catches what time alone
+    changes (day windows) and rules added or changed after the work was done. Each expert is
+    evaluated in a transaction of its own.
+    """
+    taken = 0
+    now = timezone.now()
+    projects = Project.objects.filter(
+        pk__in=QualityRule.objects.filter(active=True).values("project_id")
+    ).exclude(status=Project.Status.ARCHIVED)
+    for project in projects:
+        removed = set(ProjectExpert.objects.filter(
+            project=project, access=ProjectExpert.Access.REMOVED).values_list("expert_id",
+                                                                                flat=True))
+        for expert_id in experts_on(project).values_list("expert_id", flat=True):
+            if expert_id in removed:
+                continue
+            with transaction.atomic():
+                taken += len(services.evaluate_rules(project, expert_id, now=now))
+    return taken
+
+
+def expire_attempts() -> int:
+    """Mark qualification attempts whose time ran out as expired."""
+    return services.expire_attempts()
+
+
+def ensure_schedules(**kwargs) -> None:
+    """Create the periodic jobs after migrations, once, whatever the number of runs."""
+    from django_q.models import Schedule
+
+    for func, minutes in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=func, defaults={"func": func, "schedule_type": Schedule.MINUTES,
+                                 "minutes": minutes, "repeats": -1})
