@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
         "ExpertStatusEnum": "accounts.models.ExpertProfile.Status",
         "RoleEnum": "accounts.models.Membership.Role",
         "BatchStatusEnum": "tasks.models.Batch.Status",
+        "AttemptStatusEnum": "quality.models.QualificationAttempt.Status",
     },
 }
 
