@@ -137,13 +137,23 @@ class AssignmentSerializer(serializers.ModelSerializer):
     instructions = serializers.CharField(source="project.instructions", read_only=True)
     answer = serializers.DictField(source="annotation.answer", read_only=True, allow_null=True,
                                    help_text="Your own answer, once submitted.")
+    review_comment = serializers.SerializerMethodField(
+        help_text="Why the work was rejected, in the reviewer's words; null otherwise.")
 
     class Meta:
         model = Assignment
         fields = ["id", "project", "project_name", "item", "questions", "instructions",
                   "status", "leased_at", "expires_at", "submitted_at", "duration_s",
-                  "skip_reason", "answer"]
+                  "skip_reason", "answer", "review_comment"]
         read_only_fields = fields
+
+    def get_review_comment(self, assignment) -> str | None:
+        # Only rejected work has a reason to show, so the lookup runs for those rows alone.
+        if assignment.status != Assignment.Status.REJECTED:
+            return None
+        review = (assignment.annotation.reviews.filter(verdict="reject")
+                  .order_by("-decided_at", "-id").first())
+        return review.comment if review else None
 
 
 class NextRequestSerializer(serializers.Serializer):
