@@ -116,7 +116,10 @@ def describe(rule: QualityRule, measurement: Measurement) -> str:
     0.45 over the last 20 answers is below 0.60"."""
     if rule.window == QualityRule.Window.DAYS:
         days = "day" if rule.window_size == 1 else f"{rule.window_size} days"
-        window = f"over the last {days} ({measurement.evidence} answers)"
+        answers = "1 answer" if measurement.evidence == 1 else f"{measurement.evidence} answers"
+        window = f"over the last {days} ({answers})"
+    elif measurement.evidence == 1:
+        window = "over the last answer"
     else:
         window = f"over the last {measurement.evidence} answers"
     return (f"{METRIC_WORDS[rule.metric]} {_number(rule.metric, measurement.value)} {window} "
