@@ -62,7 +62,7 @@ class QualificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if getattr(self, "swagger_fake_view", False):
             return QualificationTest.objects.none()
         return (QualificationTest.objects.filter(active=True).select_related("domain")
-                .annotate(item_count=Count("items")))
+                .annotate(item_count=Count("items")).order_by("domain__slug", "name", "id"))
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
