@@ -322,7 +322,8 @@ def check_submission(annotation: Annotation) -> None:
 
 # Quality rules.
 
-def _check_rule(values: dict[str, Any]) -> None:
+def check_rule(values: dict[str, Any]) -> None:
+    """Settings a rule's fields cannot check alone: rates are shares, counts positive."""
     value = Decimal(values["value"])
     if values["metric"] in metrics.RATE_METRICS and not 0 <= value <= 1:
         raise ValidationError({"value": ["This metric is a share between 0 and 1."]})
@@ -349,7 +350,7 @@ def create_rule(*, user, project: Project, metric: str, comparator: str, value: 
         raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
     values = {"metric": metric, "comparator": comparator, "value": value, "action": action,
               **options}
-    _check_rule(values)
+    check_rule(values)
     return QualityRule.objects.create(project=project, created_by=user, **values)
 
 
@@ -363,7 +364,7 @@ def update_rule(*, user, rule: QualityRule, **changes: Any) -> QualityRule:
         raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
     for name, value in changes.items():
         setattr(rule, name, value)
-    _check_rule({name: getattr(rule, name) for name in RULE_FIELDS})
+    check_rule({name: getattr(rule, name) for name in RULE_FIELDS})
     rule.save()
     return rule
 
