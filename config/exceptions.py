@@ -5,6 +5,7 @@ domain errors below for requests that clash with an object's state. The handler 
 into DRF's usual shapes so that every client sees one error format.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
@@ -39,6 +40,8 @@ def validation_detail(error: DjangoValidationError) -> dict | list:
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(validation_detail(exc))
+    elif isinstance(exc, ObjectDoesNotExist):
+        exc = exceptions.NotFound(str(exc) or None)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Conflict):

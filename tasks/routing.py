@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -97,6 +97,15 @@ def eligible_projects(profile: ExpertProfile, now: datetime | None = None,
     return list(Project.objects.raw(sql, [*params, project_id] if project_id else params))
 
 
+def listed_to(profile: ExpertProfile, project: Project) -> bool:
+    """Whether the expert may know the project exists: a customer's drafts and private
+    projects stay hidden from everyone the customer did not let in."""
+    if project.status in (Project.Status.DRAFT, Project.Status.ARCHIVED):
+        return False
+    return (project.visibility == Project.Visibility.PUBLIC
+            or ProjectExpert.objects.filter(project=project, expert_id=profile.pk).exists())
+
+
 def ineligibility_reason(profile: ExpertProfile, project: Project) -> str:
     """Why this expert gets nothing from this project, in words the expert can act on."""
     now = timezone.now()
@@ -163,6 +172,8 @@ def next_assignment(user, project: Project | None = None, *,
     candidates = eligible_projects(profile, now, project.pk if project else None)
     if project is not None and not candidates:
         fresh = Project.objects.select_related("domain").get(pk=project.pk)
+        if not listed_to(profile, fresh):
+            raise ValidationError({"project": ["Unknown project."]})
         raise PermissionDenied(ineligibility_reason(profile, fresh))
     if profile.active_leases >= max_active_leases():
         raise Conflict(f"You hold {profile.active_leases} open assignments, the most allowed "

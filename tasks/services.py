@@ -210,44 +210,43 @@ def submit(*, assignment_id: int, user, answer: Any,
                        "RETURNING id", [assignment_id, item_id, project_id, user.pk,
                                         json.dumps(answer), now])
         annotation.pk = cursor.fetchone()[0]
+        reached = False
         if not is_gold:
-            cursor.execute(COUNT_ANNOTATION_SQL, [item_id])
-            item = Item(pk=item_id, project_id=project_id, is_gold=False)
-            item.external_id, item.annotated, item.overlap, project_done = cursor.fetchone()
+            cursor.execute("UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s "
+                           "RETURNING annotated >= overlap", [item_id])
+            reached = bool(cursor.fetchone()[0])
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_s = duration_s
+    # Receivers may raise the item's overlap (dynamic overlap), so completion is read after.
     annotation_submitted.send(sender=Project, annotation=annotation)
-    if not is_gold and item.annotated >= item.overlap:
-        announce_completion(item, project_done)
+    if reached:
+        check_item_completion(item_id)
     return annotation
 
 
-# Counting an answer also tells whether the item, and with it the project, is now complete.
 # An unfinished item either has a free slot (the routing index finds it at once) or a live
 # lease; checking both avoids scanning every finished item of a large project.
-COUNT_ANNOTATION_SQL = """
-UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s
-RETURNING external_id, annotated, overlap,
-  annotated >= overlap
-  AND NOT EXISTS (SELECT 1 FROM tasks_item o WHERE o.project_id = tasks_item.project_id
-                  AND NOT o.is_gold AND o.filled < o.overlap)
-  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.project_id = tasks_item.project_id
+COMPLETION_SQL = """
+SELECT i.project_id, i.external_id, i.annotated, i.overlap,
+  NOT EXISTS (SELECT 1 FROM tasks_item o WHERE o.project_id = i.project_id
+              AND NOT o.is_gold AND o.filled < o.overlap)
+  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.project_id = i.project_id
                   AND a.status = 'assigned')
+FROM tasks_item i WHERE i.id = %s
 """
 
 
 def check_item_completion(item_id: int) -> bool:
     """Announce an item (and its project) complete if it holds its overlap of answers."""
-    item = Item.objects.get(pk=item_id)
-    if item.annotated < item.overlap:
+    with connection.cursor() as cursor:
+        cursor.execute(COMPLETION_SQL, [item_id])
+        project_id, external_id, annotated, overlap, project_done = cursor.fetchone()
+    if annotated < overlap:
         return False
-    project_done = not (
-        Item.objects.filter(project_id=item.project_id, is_gold=False,
-                            filled__lt=F("overlap")).exists()
-        or Assignment.objects.filter(project_id=item.project_id,
-                                     status=Assignment.Status.ASSIGNED).exists())
-    announce_completion(item, project_done)
+    item = Item(pk=item_id, project_id=project_id, external_id=external_id,
+                annotated=annotated, overlap=overlap, is_gold=False)
+    announce_completion(item, bool(project_done))
     return True
 
 
@@ -289,6 +288,13 @@ def reject_assignment(assignment: Assignment) -> None:
         raise Conflict(f"Only submitted work can be rejected; this is {assignment.status}.",
                        code="not_submitted")
     release([assignment], status=Assignment.Status.REJECTED, now=timezone.now())
+    reopen(assignment.project_id)
+
+
+def reopen(project_id: int) -> None:
+    """A completed project whose item lost an answer (or needs another) goes back to work."""
+    Project.objects.filter(pk=project_id, status=Project.Status.COMPLETED).update(
+        status=Project.Status.ACTIVE, updated_at=timezone.now())
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
@@ -119,13 +119,13 @@ def test_unverified_or_suspended_experts_get_nothing(customer, change, reason):
 
 
 def test_eligibility_rules(customer):
-    project = factories.project(customer, items=3, min_degree="phd", min_trust="0.6",
-                                visibility="private")
+    project = factories.project(customer, items=3, min_degree="phd", min_trust="0.6")
     expert = factories.expert(degree="masters")
     with pytest.raises(PermissionDenied, match="PhD"):
         lease(expert, project)
+    Project.objects.filter(pk=project.pk).update(visibility="private")
     expert = factories.expert()
-    with pytest.raises(PermissionDenied, match="private"):
+    with pytest.raises(ValidationError, match="Unknown project"):
         lease(expert, project)
     ProjectExpert.objects.create(project=project, expert=expert)
     with pytest.raises(PermissionDenied, match="trust"):
@@ -239,3 +239,14 @@ def test_auto_approval_waits_for_the_delay_and_for_reviews(customer):
     assert statuses[first.assignment_id] == "approved"
     assert statuses[second.assignment_id] == "submitted"
     assert statuses[third.assignment_id] == "submitted"
+
+
+def test_rejecting_work_reopens_a_completed_project_for_another_expert(customer):
+    project = factories.project(customer, items=1, overlap=1)
+    annotation = answer(lease(factories.expert(), project))
+    project.refresh_from_db()
+    assert project.status == Project.Status.COMPLETED
+    services.reject_assignment(annotation.assignment)
+    project.refresh_from_db()
+    assert project.status == Project.Status.ACTIVE
+    assert lease(factories.expert(), project).item_id == annotation.item_id

@@ -85,12 +85,17 @@ def test_unknown_project_is_a_400_on_the_field(client):
     assert response.json() == {"project": ["Unknown project."]}
 
 
-def test_ineligible_experts_get_403_with_the_reason(customer, project):
+def test_private_and_draft_projects_are_unknown_to_experts_not_let_in(customer, project):
     private = factories.project(customer, items=1, visibility="private")
-    response = client_for(factories.expert()).post(NEXT, {"project": private.pk},
-                                                   format="json")
-    assert response.status_code == 403
-    assert "private" in response.json()["detail"]
+    draft = factories.project(customer, items=1, activate=False)
+    client = client_for(factories.expert())
+    for hidden in (private, draft):
+        response = client.post(NEXT, {"project": hidden.pk}, format="json")
+        assert response.status_code == 400
+        assert response.json() == {"project": ["Unknown project."]}
+
+
+def test_ineligible_experts_get_403_with_the_reason(customer, project):
     lawyer = client_for(factories.expert(domains=("law-contracts",)))
     response = lawyer.post(NEXT, {"project": project.pk}, format="json")
     assert response.status_code == 403
