@@ -29,13 +29,14 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -59,6 +60,7 @@ READ_SIZE = 1 << 20
 MAX_ELEMENT_CHARS = 16 << 20
 PROGRESS_EVERY = 10_000
 EXISTING_CHUNK = 10_000
+COPY_CHUNK = 1000
 PORTABLE_CHUNK = 500
 # Advisory lock keys are (namespace, project id); ids wrap at 2**31, which can only make two
 # uploads to different projects wait for each other.
@@ -66,10 +68,15 @@ LOCK_NAMESPACE = 0x1A6E57
 
 
 class Row(NamedTuple):
+    """A valid row. ``data_json`` and ``gold_json`` are the upload's own JSON text for those
+    values when it had any (JSON formats), so storing the row needs no serializing."""
+
     external_id: str
     data: dict
     gold: Any
     priority: int
+    data_json: str | None = None
+    gold_json: str | None = None
 
 
 class Unreadable(NamedTuple):
@@ -114,6 +121,10 @@ def _finite_float(text: str) -> float:
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# JSON escapes of what PostgreSQL cannot store (NUL, surrogates); only rows whose source has
+# one are searched value by value.
+_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SUSPECT_BYTES = re.compile(_SUSPECT.pattern.encode())
 
 
 def _json_problem(exc: Exception) -> str:
@@ -163,20 +174,60 @@ def _storable(value: Any) -> Any:
     return Unreadable(errors) if errors else value
 
 
-def read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+def _decode(text: str, pos: int) -> tuple[Any, dict[str, str] | None, int]:
+    """Decode the JSON value at ``pos``: (value, source, end). For an object, ``source``
+    holds the text of its ``data`` and ``gold`` members, which is what gets stored."""
+    if not text.startswith("{", pos):
+        value, end = _DECODER.raw_decode(text, pos)
+        return value, None, end
+    value: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    pos = _WHITESPACE.match(text, pos + 1).end()
+    if text.startswith("}", pos):
+        return value, source, pos + 1
+    while True:
+        if not text.startswith('"', pos):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes",
+                                       text, pos)
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _WHITESPACE.match(text, pos).end()
+        if not text.startswith(":", pos):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
+        start = _WHITESPACE.match(text, pos + 1).end()
+        value[key], end = _DECODER.raw_decode(text, start)
+        if key in _SOURCED:
+            source[key] = text[start:end]
+        pos = _WHITESPACE.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = _WHITESPACE.match(text, pos + 1).end()
+        elif text.startswith("}", pos):
+            return value, source, pos + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+
+
+_SOURCED = frozenset({"data", "gold"})
+
+
+def read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
     """One JSON value per line; blank lines are skipped but still counted."""
     for number, line in enumerate(stream, start=1):
         if line.isspace():
             continue
         try:
-            value = _DECODER.decode(line.decode())
+            text = line.decode()
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            value, source, end = _decode(text, _WHITESPACE.match(text).end())
+            if _WHITESPACE.match(text, end).end() != len(text):
+                raise json.JSONDecodeError("Extra data", text, end)
         except (ValueError, RecursionError) as exc:
-            yield number, Unreadable([(NON_FIELD, _json_problem(exc))])
+            yield number, Unreadable([(NON_FIELD, _json_problem(exc))]), None
             continue
-        yield number, _storable(value) if b"\\u" in line else value
+        yield number, _storable(value) if _SUSPECT_BYTES.search(line) else value, source
 
 
-def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
+def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
     """The elements of one top-level JSON array, decoded one at a time from a sliding buffer."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig")
     try:
@@ -185,7 +236,7 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
         text.detach()
 
 
-def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
+def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, dict | None]]:
     buffer, pos, number = "", 0, 0
 
     def more() -> bool:
@@ -220,7 +271,7 @@ def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
             peek()
             while True:
                 try:
-                    value, end = _DECODER.raw_decode(buffer, pos)
+                    value, source, end = _decode(buffer, pos)
                 except (ValueError, RecursionError) as exc:
                     if len(buffer) - pos < MAX_ELEMENT_CHARS and more():
                         continue
@@ -229,7 +280,9 @@ def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
                 if end < len(buffer) or not more():
                     break
             start, pos = pos, end
-            yield number, _storable(value) if buffer.find("\\u", start, end) >= 0 else value
+            if _SUSPECT.search(buffer, start, end):
+                value = _storable(value)
+            yield number, value, source
             separator = peek()
             if separator == ",":
                 pos += 1
@@ -247,7 +300,7 @@ def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any]]:
 CSV_RESERVED = ("external_id", "gold", "priority")
 
 
-def read_csv(stream: BinaryIO, fields: list[dict]) -> Iterator[tuple[int, Any]]:
+def read_csv(stream: BinaryIO, fields: list[dict]) -> Iterator[tuple[int, Any, None]]:
     """Data rows of a CSV file with a header: ``external_id``, one column per field, and
     optionally ``gold`` (JSON) and ``priority``. Those three names are reserved for these
     columns. Rows are numbered from 1 after the header; blank lines are not rows."""
@@ -258,7 +311,7 @@ def read_csv(stream: BinaryIO, fields: list[dict]) -> Iterator[tuple[int, Any]]:
         _check_header(reader.fieldnames, fields)
         for row in reader:
             number += 1
-            yield number, _csv_record(row, fields)
+            yield number, _csv_record(row, fields), None
     except csv.Error as exc:
         raise MalformedUpload(number + 1, NON_FIELD, f"Is not valid CSV: {exc}.") from exc
     except UnicodeDecodeError as exc:
@@ -303,8 +356,10 @@ def _csv_record(row: dict, fields: list[dict]) -> Any:
     return Unreadable(errors) if errors else _storable(record)
 
 
-def read_rows(stream: BinaryIO, file_format: str, fields: list[dict]) -> Iterator[tuple[int, Any]]:
-    """(row number, value) for each row of an upload; a value the reader could not parse is an
+def read_rows(stream: BinaryIO, file_format: str,
+              fields: list[dict]) -> Iterator[tuple[int, Any, dict | None]]:
+    """(row number, value, source) for each row of an upload: ``source`` is the JSON text of
+    the row's data and gold (None for CSV), and a value the reader could not parse is an
     ``Unreadable``. Raises ``MalformedUpload`` where the file stops being readable."""
     if file_format == "jsonl":
         return read_jsonl(stream)
@@ -346,13 +401,13 @@ class RowChecker:
         """Check every row of the upload in turn, yielding it (None when it is bad) until the
         end of the file or until enough is known to refuse the upload."""
         try:
-            for number, value in read_rows(stream, file_format, self.fields):
+            for number, value, source in read_rows(stream, file_format, self.fields):
                 if self.rows == self.max_rows:
                     self.reject([row_error(number, NON_FIELD, (
                         f"An upload holds at most {self.max_rows:,} rows; split this one into "
                         "several batches."))])
                     return
-                yield self.check(number, value)
+                yield self.check(number, value, source)
                 if self.finished:
                     return
         except MalformedUpload as exc:
@@ -365,12 +420,14 @@ class RowChecker:
         self.errors += errors
         self.finished = True
 
-    def check(self, number: int, value: Any) -> Row | None:
+    def check(self, number: int, value: Any, source: dict | None = None) -> Row | None:
         self.rows += 1
         problems = self._problems(number, value)
         if not problems:
-            return Row(value["external_id"], value["data"], value.get("gold"),
-                       value.get("priority", 0))
+            gold = value.get("gold")
+            source = source or {}
+            return Row(value["external_id"], value["data"], gold, value.get("priority", 0),
+                       source.get("data"), None if gold is None else source.get("gold"))
         self.bad_rows += 1
         self.errors += [row_error(number, field, message) for field, message in problems]
         self.finished = self.bad_rows >= MAX_REPORTED_ROWS
@@ -422,19 +479,31 @@ class RowChecker:
         return problems
 
 
-def trusted_rows(stream: BinaryIO, file_format: str, fields: list[dict]) -> Iterator[Row]:
-    """The rows of an upload that ``RowChecker`` has already passed, without checking again."""
-    for _, value in read_rows(stream, file_format, fields):
-        yield Row(value["external_id"], value["data"], value.get("gold"),
-                  value.get("priority", 0))
-
-
 # -- writing ------------------------------------------------------------------------------
 
 COPY_ITEMS = (
-    "COPY tasks_item (project_id, batch_id, external_id, data, gold, is_gold, priority, "
+    "COPY tasks_item (external_id, data, gold, is_gold, priority, project_id, batch_id, "
     "overlap, filled, annotated, created_at) FROM STDIN"
 )
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _escape(text: str) -> str:
+    for char, escaped in _COPY_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+def copy_line(row: Row, shared: str) -> str:
+    """The row as a line of COPY text: its own columns, then ``shared``, the columns every row
+    of the batch has, ending the line. JSON the upload brought along is used as it is."""
+    data = row.data_json if row.data_json is not None else json.dumps(row.data)
+    if row.gold is None:
+        return f"{_escape(row.external_id)}\t{_escape(data)}\t\\N\tf\t{row.priority}{shared}"
+    gold = row.gold_json if row.gold_json is not None else json.dumps(row.gold)
+    return (f"{_escape(row.external_id)}\t{_escape(data)}\t{_escape(gold)}\tt\t"
+            f"{row.priority}{shared}")
 
 
 def _lock_project(project_id: int) -> None:
@@ -452,79 +521,61 @@ def _chunks(values: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def existing_external_ids(project_id: int, external_ids: Iterable[str]) -> set[str]:
-    """Which of these external_ids the project already has, asked in chunks."""
+def existing_external_ids(project_id: int, among: Iterable[str] | None = None) -> set[str]:
+    """The project's external_ids; only those ``among`` the given ones when they are given,
+    asked in chunks."""
+    items = Item.objects.filter(project_id=project_id).values_list("external_id", flat=True)
+    if among is None:
+        return set(items.iterator(chunk_size=EXISTING_CHUNK))
     found: set[str] = set()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for chunk in _chunks(external_ids, EXISTING_CHUNK):
+            for chunk in _chunks(among, EXISTING_CHUNK):
                 cursor.execute("SELECT external_id FROM tasks_item "
                                "WHERE project_id = %s AND external_id = ANY(%s)",
                                [project_id, chunk])
                 found.update(external_id for (external_id,) in cursor.fetchall())
         return found
-    for chunk in _chunks(external_ids, PORTABLE_CHUNK):
-        found.update(Item.objects.filter(project_id=project_id, external_id__in=chunk)
-                     .values_list("external_id", flat=True))
+    for chunk in _chunks(among, PORTABLE_CHUNK):
+        found.update(items.filter(external_id__in=chunk))
     return found
 
 
-def insert_rows(project: Project, batch: Batch, rows: Iterable[Row],
-                skip: Collection[str]) -> tuple[int, int]:
-    """Insert the rows whose external_id is not in ``skip``, as new items of the batch with
-    the project's overlap. Returns (created, created that are not gold)."""
-    if connection.vendor == "postgresql":
-        return _copy_rows(project, batch, rows, skip)
-    created = open_items = 0
-    for chunk in _chunks(rows, PORTABLE_CHUNK):
-        items = [Item(project=project, batch=batch, external_id=row.external_id, data=row.data,
-                      gold=row.gold, is_gold=row.gold is not None, priority=row.priority,
-                      overlap=project.overlap)
-                 for row in chunk if row.external_id not in skip]
-        Item.objects.bulk_create(items)
-        created += len(items)
-        open_items += sum(not item.is_gold for item in items)
-    return created, open_items
+def store_rows(project: Project, batch: Batch, rows: Iterable[Row]) -> int:
+    """Insert the rows as new items of the batch with the project's overlap; returns how
+    many. On PostgreSQL it is a single COPY fed in chunks while ``rows`` is still being
+    produced, so the server stores rows as the client reads and checks the next ones."""
+    if connection.vendor != "postgresql":
+        created = 0
+        for chunk in _chunks(rows, PORTABLE_CHUNK):
+            Item.objects.bulk_create(
+                Item(project=project, batch=batch, external_id=row.external_id, data=row.data,
+                     gold=row.gold, is_gold=row.gold is not None, priority=row.priority,
+                     overlap=project.overlap)
+                for row in chunk)
+            created += len(chunk)
+        return created
+    shared = (f"\t{project.pk}\t{batch.pk}\t{project.overlap}\t0\t0\t"
+              f"{timezone.now().isoformat()}\n")
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(COPY_ITEMS) as copy:
+            for chunk in _chunks(rows, COPY_CHUNK):
+                copy.write("".join([copy_line(row, shared) for row in chunk]))
+        return cursor.cursor.rowcount
 
 
-def _copy_rows(project: Project, batch: Batch, rows: Iterable[Row],
-               skip: Collection[str]) -> tuple[int, int]:
-    """One COPY for the whole batch. JSON is serialized once per row, and psycopg streams the
-    rows to the server while later ones are still being read, so parsing and storing overlap.
-    """
-    dumps = json.dumps
-    project_id, batch_id, overlap, now = project.pk, batch.pk, project.overlap, timezone.now()
-    created = gold_items = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(COPY_ITEMS) as copy:
-        write = copy.write_row
-        for external_id, data, gold, priority in rows:
-            if external_id in skip:
-                continue
-            if gold is None:
-                write((project_id, batch_id, external_id, dumps(data), None, False, priority,
-                       overlap, 0, 0, now))
-            else:
-                gold_items += 1
-                write((project_id, batch_id, external_id, dumps(data), dumps(gold), True,
-                       priority, overlap, 0, 0, now))
-            created += 1
-    return created, created - gold_items
-
-
-def _store(project: Project, batch: Batch, rows: Iterable[Row],
-           external_ids: Collection[str]) -> Batch:
-    """Inside the locked transaction: write the new rows, finish the batch, reopen a completed
-    project that received new work, and announce the batch."""
-    existing = existing_external_ids(project.pk, external_ids)
-    created, open_items = insert_rows(project, batch, rows, existing)
-    batch.rows = len(external_ids)
+def _finish(project: Project, batch: Batch, *, rows: int, created: int, existing: int) -> Batch:
+    """Inside the locked transaction, once the items are in: complete the batch, reopen a
+    completed project that received new work, and announce the batch."""
+    batch.rows = rows
     batch.created = created
-    batch.existing = len(existing)
+    batch.existing = existing
     batch.status = Batch.Status.DONE
     batch.errors = []
     batch.finished_at = timezone.now()
     batch.save(update_fields=["rows", "created", "existing", "status", "errors", "finished_at"])
-    if open_items and project.status == Project.Status.COMPLETED:
+    if (created and project.status == Project.Status.COMPLETED
+            and batch.items.filter(is_gold=False).exists()):
         project.status = Project.Status.ACTIVE
         project.save(update_fields=["status", "updated_at"])
     batch_ingested.send(sender=Project, batch=batch)
@@ -634,7 +685,10 @@ def upload(*, user, project: Project, stream: BinaryIO, file_format: str, filena
         batch = Batch.objects.create(
             project=project, created_by=user, idempotency_key=idempotency_key,
             filename=filename, file_format=file_format, status=Batch.Status.PROCESSING)
-        return _store(project, batch, rows, checker.external_ids)
+        existing = existing_external_ids(project.pk, checker.external_ids)
+        created = store_rows(project, batch,
+                             [row for row in rows if row.external_id not in existing])
+        return _finish(project, batch, rows=len(rows), created=created, existing=len(existing))
 
 
 def _new_spool_path(file_format: str) -> Path:
@@ -671,8 +725,14 @@ def _finish_failed(batch: Batch, errors: list[dict]) -> Batch:
 
 
 def run_batch(batch_id: int) -> Batch:
-    """Ingest a spooled upload: validate it all, then store it all. A batch that is already
-    done or failed is left alone, so the job is safe to run twice."""
+    """Ingest a spooled upload in one pass: rows are checked and streamed into the database
+    in the same transaction, which is rolled back if any row is bad.
+
+    A batch that is already done or failed is left alone, so the job is safe to run twice;
+    the spooled file is deleted once the batch is done or failed, and kept for a retry if the
+    job breaks off. The project's external_ids are read once up front (a few tens of MB for
+    a million items) so that the rows can go in as one statement.
+    """
     batch = Batch.objects.select_related("project").get(pk=batch_id)
     if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
         return batch
@@ -681,28 +741,59 @@ def run_batch(batch_id: int) -> Batch:
         return _finish_failed(batch, [row_error(0, NON_FIELD, (
             "The uploaded file is no longer available; upload it again."))])
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PROCESSING, rows=0)
-    project = batch.project
-    checker = RowChecker(project.fields, project.questions, max_rows=settings.BATCH_MAX_ROWS)
-    with open(path, "rb", buffering=READ_SIZE) as stream:
-        for _ in checker.read(stream, batch.file_format):
-            if checker.rows % PROGRESS_EVERY == 0:
-                Batch.objects.filter(pk=batch.pk).update(rows=checker.rows)
-    if checker.errors:
-        _finish_failed(batch, checker.errors)
-    else:
+    try:
         with transaction.atomic():
-            _lock_project(project.pk)
-            batch.refresh_from_db()
-            project.refresh_from_db()
-            if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
-                return batch
-            if project.status == Project.Status.ARCHIVED:
-                _finish_failed(batch, [row_error(0, NON_FIELD, (
-                    "The project was archived before the upload was stored."))])
-            else:
-                with open(path, "rb", buffering=READ_SIZE) as stream:
-                    _store(project, batch,
-                           trusted_rows(stream, batch.file_format, project.fields),
-                           checker.external_ids)
+            batch = _ingest_spooled(batch, path)
+    except UploadRejected as rejected:
+        batch = _finish_failed(batch, rejected.errors)
     path.unlink(missing_ok=True)
     return batch
+
+
+def _ingest_spooled(batch: Batch, path: Path) -> Batch:
+    _lock_project(batch.project_id)
+    batch.refresh_from_db()
+    if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
+        return batch
+    project = Project.objects.get(pk=batch.project_id)
+    if project.status == Project.Status.ARCHIVED:
+        raise UploadRejected([row_error(0, NON_FIELD, (
+            "The project was archived before the upload was stored."))])
+    existing = existing_external_ids(project.pk)
+    checker = RowChecker(project.fields, project.questions, max_rows=settings.BATCH_MAX_ROWS)
+
+    def new_rows(stream: BinaryIO, publish: Callable[[int], None]) -> Iterator[Row]:
+        for row in checker.read(stream, batch.file_format):
+            if checker.rows % PROGRESS_EVERY == 0:
+                publish(checker.rows)
+            if row is not None and not checker.errors and row.external_id not in existing:
+                yield row
+        if checker.errors:
+            raise UploadRejected(checker.errors)
+
+    with open(path, "rb", buffering=READ_SIZE) as stream, _progress(batch.pk) as publish:
+        created = store_rows(project, batch, new_rows(stream, publish))
+    return _finish(project, batch, rows=checker.rows, created=created,
+                   existing=checker.rows - created)
+
+
+@contextmanager
+def _progress(batch_id: int) -> Iterator[Callable[[int], None]]:
+    """Publish the rows read so far while the ingest transaction is still open, on a
+    connection of its own. SQLite lets one connection write at a time, so there the count
+    appears only with the finished batch."""
+    if connection.vendor != "postgresql":
+        yield lambda rows: None
+        return
+    own = connections.create_connection(DEFAULT_DB_ALIAS)
+    own.set_autocommit(True)
+
+    def publish(rows: int) -> None:
+        with own.cursor() as cursor:
+            cursor.execute(f"UPDATE {Batch._meta.db_table} SET rows = %s WHERE id = %s",
+                           [rows, batch_id])
+
+    try:
+        yield publish
+    finally:
+        own.close()

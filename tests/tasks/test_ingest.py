@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
 from accounts.models import Membership
 from config.exceptions import Conflict, PayloadTooLarge
@@ -30,7 +30,8 @@ def jsonl(*rows) -> bytes:
 
 
 def rows_of(reader) -> list:
-    return list(reader)
+    """(row number, value) pairs, leaving out the JSON source texts."""
+    return [(number, value) for number, value, _ in reader]
 
 
 def check_all(values, max_rows=1000):
@@ -229,6 +230,41 @@ def test_a_valid_row_becomes_a_row_with_defaults():
     assert set(checker.external_ids) == {"q-1", "q-2"}
 
 
+def test_json_readers_keep_the_source_text_of_data_and_gold():
+    body = b'{"external_id": "a",\t"data" : {"prompt":  "x"} , "gold": {"better": "A"}}\n'
+    [(_, value, source)] = list(ingest.read_jsonl(io.BytesIO(body)))
+    assert source == {"data": '{"prompt":  "x"}', "gold": '{"better": "A"}'}
+    assert value["data"] == {"prompt": "x"}
+    pretty = json.dumps([item(1, gold={"better": "B"})], indent=2).encode()
+    [(_, value, source)] = list(ingest.read_json_array(io.BytesIO(pretty)))
+    assert json.loads(source["data"]) == value["data"]
+    assert "\n" in source["data"]
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1} x', b'{"a" 1}', b'{"a": 1 "b": 2}', b"{1: 2}",
+                                  b'{"a": 1,}', b'{"a": 1'])
+def test_broken_objects_are_reported_like_json_does(body):
+    [(_, value, _)] = list(ingest.read_jsonl(io.BytesIO(body)))
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(body)
+    assert value.errors == [("non_field_errors", f"Is not valid JSON: {expected.value.msg}.")]
+
+
+@pytest.mark.parametrize("row", [
+    ingest.Row("plain", {"prompt": "x"}, None, 0),
+    ingest.Row("tab\there\\and\nnew\rline", {"prompt": "a\\b\t\"c\"\n"},
+               {"better": "A"}, -7),
+    ingest.Row("q", {"prompt": "x"}, {"better": "B"}, 3, '{\n  "prompt": "x"\n}',
+               '{"better":\t"B"}'),
+])
+def test_a_copy_line_holds_one_row_in_five_columns_before_the_shared_ones(row):
+    line = ingest.copy_line(row, "\tshared\n")
+    assert line.endswith("\tshared\n") and line.count("\n") == 1
+    assert line.count("\t") == 5
+    assert line.split("\t")[2:5] == (["\\N", "f", "0"] if row.gold is None else
+                                     [line.split("\t")[2], "t", str(row.priority)])
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("text", [("non_field_errors", "Must be an object with external_id and data, got string.")]),
     ({"data": factories.preference_data(1)}, [("external_id", "This field is required.")]),
@@ -317,6 +353,18 @@ def test_every_format_stores_its_items_with_the_projects_overlap(project, file_f
     assert (items["q-2"].priority, items["q-2"].is_gold) == (4, False)
     assert (items["q-3"].is_gold, items["q-3"].gold) == (True, {"better": "tie"})
     assert items["q-1"].gold is None
+
+
+def test_awkward_text_is_stored_exactly(project):
+    rows = [{"external_id": "tab\there\\back\nslash",
+             "data": {"prompt": 'Quote " back \\ tab \t nl \n cr \r caf\u00e9 \U0001f600',
+                      "completions": ["\\N", "\\."]},
+             "gold": {"better": "tie"}}]
+    pretty = json.dumps(rows, indent="\t", ensure_ascii=False).encode()
+    upload(project, pretty, "json")
+    stored = Item.objects.get(project=project)
+    assert (stored.external_id, stored.data, stored.gold) == (
+        rows[0]["external_id"], rows[0]["data"], rows[0]["gold"])
 
 
 def test_one_bad_row_stores_nothing(project):
@@ -471,8 +519,9 @@ def test_the_job_runs_through_django_q_when_it_is_synchronous(
     assert (batch.status, batch.created) == ("done", 7)
 
 
-def test_a_large_bad_upload_fails_in_the_job_and_stores_nothing(settings, small_sync_limit,
-                                                                 project):
+def test_a_large_bad_upload_fails_in_the_job_and_stores_nothing(monkeypatch, settings,
+                                                                 small_sync_limit, project):
+    monkeypatch.setattr(ingest, "COPY_CHUNK", 2)
     rows = [item(n) for n in range(9)] + [{"external_id": "q-1", "data": {}}]
     batch = upload(project, jsonl(*rows))
     ingest.run_batch(batch.pk)
@@ -493,21 +542,6 @@ def test_the_row_limit_fails_a_background_batch(settings, small_sync_limit, proj
     batch = ingest.run_batch(batch.pk)
     assert batch.status == "failed"
     assert batch.errors[0]["message"].startswith("An upload holds at most 8 rows")
-
-
-def test_the_job_reports_progress_while_it_validates(monkeypatch, small_sync_limit, project):
-    monkeypatch.setattr(ingest, "PROGRESS_EVERY", 3)
-    seen = []
-    original = ingest.RowChecker.check
-
-    def spy(self, number, value):
-        seen.append(Batch.objects.values_list("status", "rows").get(pk=batch.pk))
-        return original(self, number, value)
-
-    batch = upload(project, jsonl(*[item(n) for n in range(7)]))
-    monkeypatch.setattr(ingest.RowChecker, "check", spy)
-    ingest.run_batch(batch.pk)
-    assert seen == [("processing", 0)] * 3 + [("processing", 3)] * 3 + [("processing", 6)]
 
 
 def test_a_batch_whose_file_is_gone_fails(settings, small_sync_limit, project):
@@ -566,3 +600,28 @@ def test_concurrent_uploads_to_one_project_store_each_external_id_once(settings,
     assert sum(batch.existing for batch in results) == 4000
     assert Item.objects.filter(project=project).count() == 5000
     assert Item.objects.filter(project=project).values("external_id").distinct().count() == 5000
+
+
+@pytest.mark.postgres
+def test_the_job_publishes_progress_while_its_transaction_is_open(settings, monkeypatch):
+    settings.BATCH_SYNC_ROW_LIMIT = 5
+    monkeypatch.setattr(ingest, "PROGRESS_EVERY", 3)
+    project = factories.project(factories.customer(), activate=False)
+    batch = upload(project, jsonl(*[item(n) for n in range(7)]))
+    poller = connections.create_connection(DEFAULT_DB_ALIAS)
+    seen = []
+    check = ingest.RowChecker.check
+
+    def spy(self, number, value, source=None):
+        """Read the batch as a client polling it would, on a connection of its own."""
+        with poller.cursor() as cursor:
+            cursor.execute("SELECT status, rows FROM tasks_batch WHERE id = %s", [batch.pk])
+            seen.append(cursor.fetchone())
+        return check(self, number, value, source)
+
+    monkeypatch.setattr(ingest.RowChecker, "check", spy)
+    try:
+        assert ingest.run_batch(batch.pk).status == "done"
+    finally:
+        poller.close()
+    assert seen == [("processing", 0)] * 3 + [("processing", 3)] * 3 + [("processing", 6)]
