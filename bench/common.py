@@ -1,0 +1,78 @@
+"""What every benchmark needs: a fresh PostgreSQL database, raw connections, timing, results.
+
+Benchmarks measure against PostgreSQL only, because that is what production runs and what
+the figures are about; ``DATABASE_URL`` names the server, and each benchmark gets a database
+of its own on it, created and migrated before and dropped after, so runs never see each
+other's rows.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from psycopg import sql
+
+
+class BenchError(Exception):
+    """The benchmark cannot run here; the message says what to change."""
+
+
+def conninfo(dbname: str | None = None) -> str:
+    """A libpq connection string for the default database's server (and database)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise BenchError("Benchmarks need PostgreSQL: set DATABASE_URL=postgres://...")
+    params = {"dbname": dbname or database["NAME"], "user": database.get("USER"),
+              "password": database.get("PASSWORD"), "host": database.get("HOST"),
+              "port": database.get("PORT")}
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v})
+
+
+def _recreate(name: str, *, create: bool) -> None:
+    with psycopg.connect(conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                      .format(sql.Identifier(name)))
+        if create:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def fresh_database(name: str) -> Iterator[None]:
+    """Point Django at a new, migrated database called ``name``; drop it on the way out.
+
+    Django's connections read ``settings.DATABASES`` when they connect, so closing them and
+    changing the name there moves every connection, including ones opened by threads later.
+    """
+    database = settings.DATABASES["default"]
+    original = database["NAME"]
+    _recreate(name, create=True)
+    connections.close_all()
+    database["NAME"] = name
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        yield
+    finally:
+        connections.close_all()
+        database["NAME"] = original
+        _recreate(name, create=False)
+
+
+def timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds of wall-clock time that ``work`` took, and what it returned."""
+    started = time.perf_counter()
+    outcome = work()
+    return time.perf_counter() - started, outcome
+
+
+def result(name: str, value: float, unit: str, *, baseline: float | None = None,
+           target: str | None = None, **extra: Any) -> dict:
+    """One line of bench/results.json; ``ratio`` is value / baseline (higher is better)."""
+    return {"name": name, "value": round(value, 1), "unit": unit,
+            "baseline": None if baseline is None else round(baseline, 1),
+            "ratio": None if not baseline else round(value / baseline, 3),
+            "target": target, **extra}
