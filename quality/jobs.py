@@ -54,3 +54,36 @@ def ensure_schedules(**kwargs) -> None:
         Schedule.objects.update_or_create(
             name=func, defaults={"func": func, "schedule_type": Schedule.MINUTES,
                                  "minutes": minutes, "repeats": -1})
+
+
+def build_agreement_report(report_id: int) -> None:
+    """Compute an agreement report (quality.report.build_report).
+
+    A report that is done is left alone, so a repeated run changes nothing; one left running
+    by a worker that died, or failed, is computed again. A failure is recorded on the report
+    with its error text for the customer to read, and is not raised: the same data would
+    fail the same way on every retry.
+    """
+    import logging
+
+    from .models import AgreementReport
+    from .report import build_report
+
+    with transaction.atomic():
+        report = (AgreementReport.objects.select_for_update().select_related("project")
+                  .filter(pk=report_id).first())
+        if report is None or report.status == AgreementReport.Status.DONE:
+            return
+        report.status, report.error = AgreementReport.Status.RUNNING, ""
+        report.started_at, report.finished_at = timezone.now(), None
+        report.save(update_fields=["status", "error", "started_at", "finished_at"])
+    try:
+        result = build_report(report.project)
+    except Exception as exc:
+        logging.getLogger(__name__).exception("Agreement report %s failed", report_id)
+        AgreementReport.objects.filter(pk=report_id).update(
+            status=AgreementReport.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now())
+        return
+    AgreementReport.objects.filter(pk=report_id).update(
+        status=AgreementReport.Status.DONE, result=result, finished_at=timezone.now())
