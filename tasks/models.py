@@ -146,9 +146,13 @@ class Batch(models.Model):
 
 
 class Item(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # Batch ingest writes items by the hundred thousand, so every per-row index and key check
+    # counts: lookups by project use the (project, external_id) index, and the batch is
+    # provenance whose key the database need not check (batches go with their project).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items",
+                                db_index=False)
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="items")
+                              related_name="items", db_constraint=False)
     external_id = models.CharField(max_length=200)
     data = models.JSONField()
     gold = models.JSONField(null=True, blank=True)
