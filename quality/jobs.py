@@ -36,8 +36,7 @@ def evaluate_rules() -> int:
         for expert_id in experts_on(project).values_list("expert_id", flat=True):
             if expert_id in removed:
                 continue
-            with transaction.atomic():
-                taken += len(services.evaluate_rules(project, expert_id, now=now))
+            taken += len(services.evaluate_rules(project, expert_id, now=now))
     return taken
 
 

@@ -53,7 +53,6 @@ from .scoring import score_answer
 
 QA_ROLES = {Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.QA_LEAD}
 OVERTURN_WINDOW = timedelta(days=30)
-LABEL_KINDS = ("label", "pairwise", "multi_label")
 
 
 def require_qa_lead(user, project: Project) -> None:
@@ -116,6 +115,7 @@ def score_against_gold(questions: Sequence[dict], answer: dict,
     return statistics.fmean(per_question.values()), per_question
 
 
+@transaction.atomic(savepoint=False)
 def score_gold(annotation: Annotation, project: Project) -> GoldResult | None:
     """Score an answer on a gold item and fold it into the expert's trust."""
     gold = Item.objects.values_list("gold", flat=True).get(pk=annotation.item_id)
@@ -139,6 +139,7 @@ def sampled_for_review(annotation_id: int, rate: Decimal | float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2 ** 64 < float(rate)
 
 
+@transaction.atomic(savepoint=False)
 def enqueue_reviews(annotation_ids: Iterable[int], *, project_id: int, reason: str) -> None:
     """Put annotations in the review queue and hold back their automatic approval. One
     already waiting keeps its place but takes the more urgent reason."""
@@ -273,6 +274,7 @@ def disputed(project: Project, answers: Sequence[tuple[dict, float]]) -> bool:
     return False
 
 
+@transaction.atomic(savepoint=False)
 def settle_overlap(annotation: Annotation, project: Project) -> None:
     """When the item just reached its overlap with disputed answers, ask for one more, up to
     `max_overlap`; beyond it, send every answer on the item to review. The item's row lock
@@ -299,6 +301,7 @@ def settle_overlap(annotation: Annotation, project: Project) -> None:
                         reason=Review.Reason.DISPUTED)
 
 
+@transaction.atomic(savepoint=False)
 def check_submission(annotation: Annotation) -> None:
     """Everything quality does when an expert submits, inside the submit transaction."""
     roster = ProjectExpert.objects.filter(project=OuterRef("pk"), expert_id=annotation.expert_id,
@@ -376,6 +379,7 @@ def delete_rule(*, user, rule: QualityRule) -> None:
     rule.delete()
 
 
+@transaction.atomic(savepoint=False)
 def evaluate_rules(project: Project, expert_id: int, *,
                    now: datetime | None = None) -> list[QualityAction]:
     """Apply the project's active rules to one expert; returns the actions taken.
