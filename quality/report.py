@@ -1,0 +1,640 @@
+"""The agreement report of a project: how far its experts agree, with whom, and on what.
+
+Only human work counts: annotations whose assignment is submitted or approved (rejected work
+is out) on items that are not gold. Every expert meets the gold items, far beyond an item's
+overlap, so they would swamp the statistics; they give each expert's gold accuracy instead.
+Experts are measured on their own answers, not on a reviewer's fix, which would make its
+author look in agreement. Judges' answers (JudgeAnnotation) are compared with the human
+consensus and never take part in it.
+
+Units, scales and levels come from `quality.units`, statistics from `quality.agreement` and
+`quality.aggregation`; this module reads the database and puts the numbers together:
+
+* ``questions``: Krippendorff's alpha at the question's level with a 95% bootstrap interval
+  over units, Fleiss' kappa (over the units with the most common number of answers),
+  percent agreement, and the items and answers behind them. Free text has level "none"
+  and no statistics.
+* ``pairwise_kappa``: Cohen's kappa of every pair of experts sharing at least
+  ``MIN_SHARED`` items on a question (linear weights for ordinal questions, quadratic for
+  interval ones).
+* ``experts``: per expert (by pseudonym) the answers, the leave-one-out agreement with the
+  other experts' consensus, gold accuracy and the mean of their pairwise kappas.
+* ``confusion``: answers against the majority consensus, per label-like question.
+* ``disputed_items``: the ``DISPUTED_LIMIT`` items whose answers agree least.
+* ``judges``: each judge's accuracy and kappa against the human consensus and its agreement
+  with individual experts, next to the experts' agreement with each other: the reward
+  model vs human preference table.
+
+Scale: annotations are read in one streamed pass. On PostgreSQL the database itself turns
+label, rating and pairwise answers into numeric codes and sends them as a binary COPY that
+numpy reads as fixed-width records, with no Python step per row; other kinds stream through
+``values_list(...).iterator()``. Statistics per expert use annotators x units matrices built
+a slice of units at a time, so memory stays bounded however many experts a project has.
+"""
+
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.db.models import Avg, Count
+from django.utils import timezone
+from sklearn.metrics import cohen_kappa_score
+
+from tasks.export import expert_pseudonym
+from tasks.models import Annotation, Assignment, Item, Project
+
+from . import agreement
+from .aggregation import leave_one_out_agreement, majority, rating_consensus
+from .models import GoldResult, JudgeAnnotation
+from .services import score_against_gold
+from .units import LEVEL_NONE, Units, build_units
+
+# One unit per item, answers a single JSON scalar: PostgreSQL can code them itself.
+SCALAR_KINDS = ("label", "rating", "pairwise")
+# Kinds whose answers are categories, so a confusion matrix against consensus reads well.
+LABEL_KINDS = ("label", "multi_label", "pairwise", "spans")
+# Kinds whose units need a fact about the item: its number of completions, its text.
+FIELD_KINDS = ("ranking", "spans")
+KAPPA_WEIGHTS = {"nominal": None, "ordinal": "linear", "interval": "quadratic"}
+MIN_SHARED = 10
+DISPUTED_LIMIT = 20
+CHUNK_SIZE = 20_000
+# Annotators x units cells per matrix when statistics need to know who answered what.
+MATRIX_CELLS = 20_000_000
+
+
+def counted_annotations(project: Project):
+    """The human work a report is about: counted answers on the project's non-gold items."""
+    return Annotation.objects.filter(project=project, assignment__is_gold=False,
+                                     assignment__status__in=Assignment.COUNTED)
+
+
+# Reading.
+
+@dataclass
+class Scan:
+    """The counted annotations of a project, read once.
+
+    ``item`` and ``expert`` hold each annotation's ids; ``units`` the agreement units of
+    each question with a level, ``answered`` how many annotations answer each question.
+    """
+
+    item: np.ndarray
+    expert: np.ndarray
+    units: dict[str, Units]
+    answered: dict[str, int]
+    answered_items: dict[str, int]
+
+
+def _sql_code(question: dict) -> tuple[str, list]:
+    """A SQL expression for the code build_units gives the question's answer: NaN for no
+    answer, -1 (labels) or Infinity (other kinds) for an answer that is not valid, so that
+    it is refused rather than dropped. Each expression reads the answer once per row in the
+    common case: extracting a key from jsonb is most of the cost."""
+    name = question["name"]
+    kind = question["kind"]
+    if kind == "label":
+        return ("COALESCE(array_position(%s::text[], a.answer ->> %s) - 1, "
+                "CASE WHEN a.answer ->> %s IS NULL THEN 'NaN'::float8 ELSE -1 END)",
+                [list(question.get("options") or []), name, name])
+    if kind == "rating":
+        return "COALESCE((a.answer ->> %s)::float8, 'NaN')", [name]
+    if kind == "pairwise" and not question.get("strength"):
+        return ("CASE a.answer ->> %s WHEN 'A' THEN -1 WHEN 'tie' THEN 0 WHEN 'B' THEN 1 "
+                "ELSE CASE WHEN a.answer ->> %s IS NULL THEN 'NaN'::float8 "
+                "ELSE 'Infinity' END END", [name, name])
+    if kind == "pairwise":
+        strength = "COALESCE(trunc((a.answer -> %s ->> 'strength')::float8), 1)"
+        return (f"CASE COALESCE(a.answer -> %s ->> 'choice', a.answer ->> %s) "
+                f"WHEN 'tie' THEN 0 WHEN 'A' THEN -{strength} WHEN 'B' THEN {strength} "
+                f"ELSE CASE WHEN a.answer ->> %s IS NULL THEN 'NaN'::float8 "
+                f"ELSE 'Infinity' END END", [name] * 5)
+    # Free text: 1 when answered with something other than blanks.
+    return "CASE WHEN btrim(a.answer ->> %s) <> '' THEN 1 ELSE 'NaN'::float8 END", [name]
+
+
+# The filter of counted_annotations() as an anti-join against the few assignments that do
+# not count: PostgreSQL then scans the annotations once instead of joining every row.
+COPY_CODES_SQL = """
+COPY (
+  SELECT a.item_id, a.expert_id{columns}
+  FROM tasks_annotation a
+  WHERE a.project_id = %s AND NOT EXISTS (
+    SELECT 1 FROM tasks_assignment s
+    WHERE s.id = a.assignment_id AND (s.is_gold OR s.status <> ALL(%s)))
+) TO STDOUT (FORMAT BINARY)
+"""
+
+
+def _copy_codes(project: Project, questions: list[dict]) -> tuple[np.ndarray, ...]:
+    """Item ids, expert ids and one float column of codes per question, by binary COPY.
+
+    Every column is NOT NULL and fixed-width, so each record of the COPY stream has the same
+    layout and the whole stream is one numpy structured array.
+    """
+    columns, params = [], []
+    for question in questions:
+        sql, extra = _sql_code(question)
+        columns.append(f", ({sql})::float8")
+        params.extend(extra)
+    params += [project.pk, [status.value for status in Assignment.COUNTED]]
+    statement = COPY_CODES_SQL.format(columns="".join(columns))
+    fields = [("fields", ">i2"), ("l0", ">i4"), ("item", ">i8"), ("l1", ">i4"),
+              ("expert", ">i8")]
+    for n in range(len(questions)):
+        fields += [(f"l{n + 2}", ">i4"), (f"q{n}", ">f8")]
+    buffer = bytearray()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor, cursor.copy(statement, params) as copy:
+        for block in copy:
+            buffer += block
+    # 19 bytes of header (signature, flags, extension length) and a 2-byte trailer.
+    records = np.frombuffer(memoryview(buffer)[19:-2], dtype=np.dtype(fields))
+    return (records["item"].astype(np.int64), records["expert"].astype(np.int64),
+            *(records[f"q{n}"].astype(np.float64) for n in range(len(questions))))
+
+
+def _item_fields(project: Project, questions: list[dict]) -> dict[str, dict]:
+    """Per question of a FIELD_KINDS kind, item id -> completions count or annotated text."""
+    out: dict[str, dict] = {}
+    for question in questions:
+        if question["kind"] not in FIELD_KINDS:
+            continue
+        values = (Item.objects.filter(project=project)
+                  .values_list("id", f"data__{question['field']}")
+                  .iterator(chunk_size=CHUNK_SIZE))
+        if question["kind"] == "ranking":
+            out[question["name"]] = {pk: len(value or ()) for pk, value in values}
+        else:
+            out[question["name"]] = {pk: value or "" for pk, value in values}
+    return out
+
+
+def _answered(value: Any, kind: str) -> bool:
+    if kind == "text":
+        return isinstance(value, str) and bool(value.strip())
+    return value is not None
+
+
+def _scalar_units(question: dict, item: np.ndarray, expert: np.ndarray,
+                  codes: np.ndarray) -> Units:
+    """The Units build_units makes for a label, rating or pairwise question, from the
+    codes the database computed."""
+    name, kind = question["name"], question["kind"]
+    keep = ~np.isnan(codes)
+    codes = codes[keep]
+    if kind == "label" and np.any(codes < 0):
+        raise ValueError(f"an answer to {name!r} is not one of {question.get('options')}")
+    if not np.all(np.isfinite(codes)):
+        raise ValueError(f"an answer to {name!r} is not a valid {kind} answer")
+    meta = question
+    if kind == "pairwise" and question.get("strength"):
+        top = question.get("max_strength") or max(1, int(np.abs(codes).max(initial=1)))
+        meta = {**question, "max_strength": top}
+    template = build_units([], meta)
+    domain = template.value_domain
+    if np.any((codes < domain[0]) | (codes > domain[-1]) | (codes != np.round(codes))):
+        raise ValueError(f"an answer to {name!r} lies outside {list(domain)}")
+    item_ids, unit = _factorize(item[keep])
+    annotator_ids, annotator = _factorize(expert[keep])
+    order = np.argsort(unit * len(annotator_ids) + annotator, kind="stable")
+    return Units(kind=kind, level=template.level, value_domain=domain,
+                 value_labels=template.value_labels, annotator_ids=annotator_ids,
+                 item_ids=item_ids, unit_item=np.arange(len(item_ids)),
+                 unit_part=np.zeros(len(item_ids), np.int64), unit_idx=unit[order],
+                 annotator_idx=annotator[order], values=codes[order])
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ids and each value's index; database ids are dense enough that a
+    presence table beats sorting."""
+    if len(values) == 0:
+        return values, values
+    low, high = int(values.min()), int(values.max())
+    if high - low > 4 * len(values):
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[values - low] = True
+    index = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, index[values - low]
+
+
+def read(project: Project) -> Scan:
+    """Read the project's counted annotations once and build every question's units."""
+    questions = project.questions
+    fast = [q for q in questions if q["kind"] in (*SCALAR_KINDS, "text")
+            ] if connection.vendor == "postgresql" else []
+    slow = [q for q in questions if q not in fast]
+    units: dict[str, Units] = {}
+    answered: dict[str, int] = {}
+    answered_items: dict[str, int] = {}
+    item = expert = None
+    if fast:
+        item, expert, *columns = _copy_codes(project, fast)
+        for question, codes in zip(fast, columns, strict=True):
+            present = ~np.isnan(codes)
+            answered[question["name"]] = int(present.sum())
+            if question["kind"] == "text":
+                answered_items[question["name"]] = len(_factorize(item[present])[0])
+            else:
+                units[question["name"]] = _scalar_units(question, item, expert, codes)
+                answered_items[question["name"]] = len(units[question["name"]].item_ids)
+    if slow or item is None:
+        triples: dict[str, list] = {q["name"]: [] for q in slow}
+        items, experts = [], []
+        rows = counted_annotations(project).values_list("item_id", "expert_id", "answer")
+        for item_id, expert_id, answer in rows.iterator(chunk_size=CHUNK_SIZE):
+            items.append(item_id)
+            experts.append(expert_id)
+            for question in slow:
+                value = answer.get(question["name"])
+                if _answered(value, question["kind"]):
+                    triples[question["name"]].append((item_id, expert_id, value))
+        if item is None:
+            item = np.asarray(items, dtype=np.int64)
+            expert = np.asarray(experts, dtype=np.int64)
+        fields = _item_fields(project, slow)
+        for question in slow:
+            name = question["name"]
+            answered[name] = len(triples[name])
+            answered_items[name] = len({t[0] for t in triples[name]})
+            if question["kind"] != "text":
+                units[name] = build_units(triples.pop(name), question, fields.get(name))
+    return Scan(item, expert, units, answered, answered_items)
+
+
+# Statistics.
+
+def _optional(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _value_range(units: Units) -> float | None:
+    """Distance scale of ordered levels (None for nominal, where answers match or not)."""
+    if units.level == "nominal":
+        return None
+    return float(max(units.value_domain[-1] - units.value_domain[0], 1))
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """Per unit the consensus value (nan without answers), its confidence, and how many
+    answers it rests on."""
+
+    values: np.ndarray
+    confidence: np.ndarray
+    answers: np.ndarray
+
+
+def consensus_of(units: Units, packed: np.ndarray) -> Consensus:
+    """Majority for nominal questions; for ordered ones the median, rounded half down onto
+    the scale so that it can be compared with single answers."""
+    answers = np.count_nonzero(~np.isnan(packed), axis=0)
+    if units.level == "nominal":
+        vote = majority(packed, units.value_domain)
+        return Consensus(vote.values, vote.confidence, answers)
+    rc = rating_consensus(packed, float(units.value_domain[0]), float(units.value_domain[-1]))
+    return Consensus(np.ceil(rc.median - 0.5), rc.confidence, answers)
+
+
+def question_stats(question: dict, units: Units | None, packed: np.ndarray | None,
+                   answered: int, items: int) -> dict:
+    level = units.level if units is not None else LEVEL_NONE
+    row = {"question": question["name"], "kind": question["kind"], "level": level,
+           "alpha": None, "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None,
+           "items": items, "annotations": answered}
+    if units is None or level == LEVEL_NONE or units.n_units == 0:
+        return row
+    domain = units.value_domain
+    interval = agreement.alpha_interval(packed, level, domain)
+    row.update(alpha=_optional(agreement.alpha(packed, level, domain)),
+               alpha_ci=list(interval) if interval else None,
+               fleiss_kappa=_optional(agreement.fleiss_kappa(packed)),
+               percent_agreement=_optional(agreement.percent_agreement(packed)))
+    return row
+
+
+def pair_tables(units: Units) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of annotators who answered a common unit: (a, b) annotator indices with
+    a < b, the number of items they share, and their (values x values) contingency table.
+
+    Built from the long form, one pass per distance between two answers of a unit, so the
+    work is the number of answer pairs, not annotators squared times units.
+    """
+    v = len(units.value_domain)
+    n = units.n_annotators
+    codes = units.codes()
+    unit = units.unit_idx
+    first_part = units.unit_part[unit] == 0
+    pair_keys, cells, shared = [], [], []
+    for d in range(1, len(unit)):
+        same = unit[:-d] == unit[d:]
+        if not same.any():
+            break
+        left = np.flatnonzero(same)
+        right = left + d
+        pair_keys.append(units.annotator_idx[left] * n + units.annotator_idx[right])
+        cells.append(codes[left] * v + codes[right])
+        shared.append(first_part[left])
+    if not pair_keys:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, np.zeros((0, v, v), np.int64)
+    keys, pair = np.unique(np.concatenate(pair_keys), return_inverse=True)
+    tables = np.bincount(pair * v * v + np.concatenate(cells), minlength=len(keys) * v * v)
+    items = np.bincount(pair, weights=np.concatenate(shared), minlength=len(keys))
+    return keys // n, keys % n, items.astype(np.int64), tables.reshape(len(keys), v, v)
+
+
+def kappa_from_table(table: np.ndarray, weights: str | None) -> float | None:
+    """Cohen's kappa (scikit-learn) of a contingency table, fed as weighted code pairs."""
+    v = table.shape[0]
+    a, b = np.nonzero(table)
+    with warnings.catch_warnings():
+        # Undefined kappa (one value throughout) warns; it is reported as None.
+        warnings.simplefilter("ignore")
+        kappa = cohen_kappa_score(a, b, labels=np.arange(v), weights=weights,
+                                  sample_weight=table[a, b])
+    return _optional(kappa)
+
+
+def pairwise_kappas(units: Units) -> list[tuple[int, int, int, float | None]]:
+    """(expert id, expert id, shared items, kappa) for pairs sharing MIN_SHARED items."""
+    a, b, shared, tables = pair_tables(units)
+    weights = KAPPA_WEIGHTS[units.level]
+    return [(int(units.annotator_ids[i]), int(units.annotator_ids[j]), int(s),
+             kappa_from_table(t, weights))
+            for i, j, s, t in zip(a, b, shared, tables, strict=True) if s >= MIN_SHARED]
+
+
+def annotator_matrices(units: Units) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(annotator indices, annotators x units matrix) over consecutive slices of units,
+    each holding at most about MATRIX_CELLS cells."""
+    if units.n_annotators * units.n_units <= MATRIX_CELLS:
+        yield np.arange(units.n_annotators), units.matrix()
+        return
+    step = max(1, MATRIX_CELLS // units.n_annotators)
+    for start in range(0, units.n_units, step):
+        lo, hi = np.searchsorted(units.unit_idx, [start, start + step])
+        present, rows = np.unique(units.annotator_idx[lo:hi], return_inverse=True)
+        matrix = np.full((len(present), min(step, units.n_units - start)), np.nan)
+        matrix[rows, units.unit_idx[lo:hi] - start] = units.values[lo:hi]
+        yield present, matrix
+
+
+def leave_one_out(units: Units) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotator index: summed leave-one-out agreement scores and how many there are."""
+    total = np.zeros(units.n_annotators)
+    scored = np.zeros(units.n_annotators, np.int64)
+    value_range = _value_range(units)
+    for present, matrix in annotator_matrices(units):
+        mean, n = leave_one_out_agreement(matrix, units.value_domain, value_range)
+        total[present] += np.where(n > 0, mean, 0.0) * n
+        scored[present] += n
+    return total, scored
+
+
+def confusion(units: Units, packed: np.ndarray, consensus: Consensus) -> dict:
+    """Team confusion against consensus: rows are consensus values, columns answers."""
+    matrix = agreement.confusion_against(packed, consensus.values, units.value_domain)
+    return {"labels": list(units.value_labels), "matrix": matrix.sum(axis=0).tolist()}
+
+
+def item_agreement(units: Units, consensus: Consensus) -> tuple[np.ndarray, np.ndarray]:
+    """Per item of the units: the mean consensus confidence over its units with two or
+    more answers, and whether it has any (single answers cannot disagree)."""
+    n_items = len(units.item_ids)
+    disputable = consensus.answers >= 2
+    sums = np.bincount(units.unit_item, weights=np.where(disputable, consensus.confidence, 0),
+                       minlength=n_items)
+    counts = np.bincount(units.unit_item, weights=disputable, minlength=n_items)
+    has = counts > 0
+    return np.divide(sums, counts, out=np.ones(n_items), where=has), has
+
+
+def gold_accuracy(project: Project) -> dict[int, tuple[float, int]]:
+    """Per expert id: mean gold score and the number of gold answers. GoldResult rows are
+    what the work loop recorded; a project without any (gold items loaded after the work, a
+    backfill) is scored here against the items' gold answers."""
+    results = (GoldResult.objects.filter(project=project).values("expert_id")
+               .annotate(mean=Avg("score"), n=Count("id")).order_by())
+    out = {row["expert_id"]: (row["mean"], row["n"]) for row in results}
+    if out:
+        return out
+    scores: dict[int, list[float]] = defaultdict(list)
+    gold_work = (Annotation.objects.filter(project=project, item__is_gold=True,
+                                           assignment__status__in=Assignment.COUNTED)
+                 .values_list("expert_id", "answer", "item__gold")
+                 .iterator(chunk_size=CHUNK_SIZE))
+    for expert_id, answer, gold in gold_work:
+        score, _ = score_against_gold(project.questions, answer, gold or {})
+        if score is not None:
+            scores[expert_id].append(score)
+    return {pk: (float(np.mean(values)), len(values)) for pk, values in scores.items()}
+
+
+def _judge_rows(project: Project, questions: list[dict]) -> dict[str, list]:
+    triples: dict[str, list] = {q["name"]: [] for q in questions}
+    rows = (JudgeAnnotation.objects.filter(project=project)
+            .values_list("item_id", "judge", "answer").iterator(chunk_size=CHUNK_SIZE))
+    for item_id, judge, answer in rows:
+        for question in questions:
+            value = answer.get(question["name"]) if isinstance(answer, dict) else None
+            if value is not None:
+                triples[question["name"]].append((item_id, judge, value))
+    return triples
+
+
+def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus: Consensus,
+                    judged: Units) -> dict[str, dict]:
+    """Per judge on one question: accuracy and kappa against the human consensus, and the
+    share of judge-expert answer pairs that agree next to the experts' own pairwise share.
+
+    Agreement is exact for nominal questions and 1 - distance / range for ordered ones, the
+    way gold answers are scored.
+    """
+    domain = units.value_domain
+    value_range = _value_range(units)
+    width = int(max(units.unit_part.max(initial=0), judged.unit_part.max(initial=0))) + 1
+    human_keys = units.item_ids[units.unit_item] * width + units.unit_part
+    counts = agreement.value_counts(packed, domain).astype(float)
+    values = np.asarray(domain, dtype=float)
+    if value_range is None:
+        similarity = np.eye(len(domain))
+    else:
+        similarity = 1.0 - np.abs(values[:, None] - values[None, :]) / value_range
+    out: dict[str, dict] = {}
+    judge_unit = judged.unit_idx
+    keys = judged.item_ids[judged.unit_item[judge_unit]] * width + judged.unit_part[judge_unit]
+    position = np.minimum(np.searchsorted(human_keys, keys), len(human_keys) - 1)
+    matched = (len(human_keys) > 0) & (human_keys[position] == keys)
+    matched &= ~np.isnan(consensus.values[position])
+    for j, judge in enumerate(judged.annotator_ids.tolist()):
+        mine = matched & (judged.annotator_idx == j)
+        if not mine.any():
+            continue
+        unit = position[mine]
+        answer = judged.values[mine]
+        truth = consensus.values[unit]
+        code = np.searchsorted(values, answer)
+        valid = (code < len(values)) & (values[np.minimum(code, len(values) - 1)] == answer)
+        code = np.minimum(code, len(values) - 1)
+        if value_range is None:
+            accuracy = float(np.mean(answer == truth))
+        else:
+            accuracy = float(np.mean(np.clip(1 - np.abs(answer - truth) / value_range, 0, 1)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels = np.union1d(values, answer)
+            kappa = cohen_kappa_score(truth, answer, labels=labels,
+                                      weights=KAPPA_WEIGHTS[units.level])
+        held = counts[unit]
+        scored = np.where(valid[:, None], similarity[code], 0.0)
+        humans = held.sum()
+        pairs = (held.sum(axis=1) * (held.sum(axis=1) - 1)).sum()
+        among = ((held @ similarity) * held).sum() - humans
+        out[judge] = {
+            "question": question["name"],
+            "units": int(mine.sum()),
+            "accuracy": accuracy,
+            "kappa": _optional(kappa),
+            "agreement_with_humans": float((held * scored).sum() / humans) if humans else None,
+            "human_agreement": float(among / pairs) if pairs else None,
+        }
+    return out
+
+
+# The report.
+
+def build_report(project: Project) -> dict:
+    """Compute the project's agreement report as a JSON-ready dict (see the module doc)."""
+    scan = read(project)
+    pseudonym: dict[int, str] = {}
+
+    def name(expert_id: int) -> str:
+        if expert_id not in pseudonym:
+            pseudonym[expert_id] = expert_pseudonym(project.pk, expert_id)
+        return pseudonym[expert_id]
+
+    expert_ids, expert_rows = np.unique(scan.expert, return_counts=True)
+    item_ids = np.unique(scan.item)
+    loo_total = np.zeros(len(expert_ids))
+    loo_scored = np.zeros(len(expert_ids), np.int64)
+    per_question_loo: dict[int, dict] = defaultdict(dict)
+    kappas_of: dict[int, list[float]] = defaultdict(list)
+    dispute_sum = np.zeros(len(item_ids))
+    dispute_n = np.zeros(len(item_ids), np.int64)
+    judged_questions = [q for q in project.questions if q["name"] in scan.units]
+    judge_triples = (_judge_rows(project, judged_questions)
+                     if JudgeAnnotation.objects.filter(project=project).exists() else {})
+    judge_fields = _item_fields(project, judged_questions) if judge_triples else {}
+    questions, pairs, confusions, judges = [], [], [], defaultdict(list)
+    consensus_by_question: dict[str, tuple[Units, Consensus, np.ndarray]] = {}
+
+    for question in project.questions:
+        qname = question["name"]
+        units = scan.units.get(qname)
+        packed = units.packed() if units is not None and units.n_units else None
+        questions.append(question_stats(question, units, packed, scan.answered[qname],
+                                        scan.answered_items[qname]))
+        if packed is None:
+            continue
+        consensus = consensus_of(units, packed)
+        consensus_by_question[qname] = (units, consensus, packed)
+        if question["kind"] in LABEL_KINDS:
+            confusions.append({"question": qname, **confusion(units, packed, consensus)})
+        for a, b, shared, kappa in pairwise_kappas(units):
+            pairs.append({"question": qname, "a": name(a), "b": name(b), "shared": shared,
+                          "kappa": kappa})
+            if kappa is not None:
+                kappas_of[a].append(kappa)
+                kappas_of[b].append(kappa)
+        total, scored = leave_one_out(units)
+        where = np.searchsorted(expert_ids, units.annotator_ids)
+        loo_total[where] += total
+        loo_scored[where] += scored
+        for index, expert_id in enumerate(units.annotator_ids.tolist()):
+            if scored[index]:
+                per_question_loo[expert_id][qname] = float(total[index] / scored[index])
+        mean, has = item_agreement(units, consensus)
+        where = np.searchsorted(item_ids, units.item_ids)
+        dispute_sum[where[has]] += mean[has]
+        dispute_n[where[has]] += 1
+        if judge_triples.get(qname):
+            judged = build_units(judge_triples[qname], question, judge_fields.get(qname))
+            for judge, row in judge_alignment(question, units, packed, consensus,
+                                              judged).items():
+                judges[judge].append(row)
+
+    gold = gold_accuracy(project)
+    everyone = sorted(set(expert_ids.tolist()) | set(gold))
+    rows_of = dict(zip(expert_ids.tolist(), expert_rows.tolist(), strict=True))
+    experts = []
+    for expert_id in everyone:
+        index = np.searchsorted(expert_ids, expert_id)
+        scored = loo_scored[index] if rows_of.get(expert_id) else 0
+        mean_gold, gold_n = gold.get(expert_id, (None, 0))
+        experts.append({
+            "expert": name(expert_id),
+            "annotations": rows_of.get(expert_id, 0),
+            "agreement_with_consensus": float(loo_total[index] / scored) if scored else None,
+            "gold_accuracy": mean_gold,
+            "gold_answers": gold_n,
+            "kappa_vs_others": (float(np.mean(kappas_of[expert_id]))
+                                if kappas_of[expert_id] else None),
+            "questions": per_question_loo.get(expert_id, {}),
+        })
+    experts.sort(key=lambda row: (-row["annotations"], row["expert"]))
+
+    return {
+        "generated_at": timezone.now().isoformat(),
+        "items": len(item_ids),
+        "annotations": len(scan.item),
+        "questions": questions,
+        "pairwise_kappa": pairs,
+        "experts": experts,
+        "confusion": confusions,
+        "disputed_items": disputed_items(project, item_ids, dispute_sum, dispute_n,
+                                         consensus_by_question),
+        "judges": [{"judge": judge, "accuracy": float(np.mean([r["accuracy"] for r in rows])),
+                    "questions": rows} for judge, rows in sorted(judges.items())],
+    }
+
+
+def disputed_items(project: Project, item_ids: np.ndarray, dispute_sum: np.ndarray,
+                   dispute_n: np.ndarray, by_question: dict) -> list[dict]:
+    """The items whose answers agree least (mean consensus confidence over their questions),
+    each with every question's consensus and answer counts for a reviewer to look at."""
+    candidates = np.flatnonzero(dispute_n > 0)
+    score = dispute_sum[candidates] / dispute_n[candidates]
+    worst = candidates[np.lexsort((item_ids[candidates], score))[:DISPUTED_LIMIT]]
+    chosen = item_ids[worst].tolist()
+    external = dict(Item.objects.filter(pk__in=chosen).values_list("id", "external_id"))
+    out = []
+    for index, item_id in zip(worst.tolist(), chosen, strict=True):
+        detail = {}
+        for qname, (units, consensus, packed) in by_question.items():
+            unit_of_item = np.searchsorted(units.item_ids, item_id)
+            if unit_of_item >= len(units.item_ids) or units.item_ids[unit_of_item] != item_id:
+                continue
+            units_here = np.flatnonzero(units.unit_item == unit_of_item)
+            entry: dict[str, Any] = {
+                "confidence": float(consensus.confidence[units_here].mean()),
+                "answers": int(consensus.answers[units_here].max()),
+            }
+            if len(units_here) == 1:
+                unit = units_here[0]
+                counts = agreement.value_counts(packed[:, unit:unit + 1], units.value_domain)[0]
+                labels = units.value_labels
+                entry["consensus"] = (labels[int(np.searchsorted(units.value_domain,
+                                                                 consensus.values[unit]))]
+                                      if not np.isnan(consensus.values[unit]) else None)
+                entry["votes"] = {labels[k]: int(c) for k, c in enumerate(counts) if c}
+            detail[qname] = entry
+        out.append({"item": item_id, "external_id": external.get(item_id),
+                    "agreement": float(dispute_sum[index] / dispute_n[index]),
+                    "questions": detail})
+    return out
