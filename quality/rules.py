@@ -209,7 +209,8 @@ def agreement_by_expert(project: Project, own: QuerySet[Annotation]) -> dict[int
     items, see `complete_item_answers`) with the other experts' answers on the same item."""
     mine = list(own.values_list("expert_id", "item_id", "answer"))
     others: dict[int, list[tuple[int, dict]]] = defaultdict(list)
-    rows = complete_item_answers(project).filter(item_id__in={item for _, item, _ in mine})
+    # A subquery rather than a list of ids: an expert may have answered thousands of items.
+    rows = complete_item_answers(project).filter(item_id__in=own.values("item_id"))
     for expert_id, item_id, answer in rows.values_list("expert_id", "item_id", "answer"):
         others[item_id].append((expert_id, answer))
     scores: dict[int, list[float]] = defaultdict(list)
