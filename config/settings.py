@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Membership.Role",
         "BatchStatusEnum": "tasks.models.Batch.Status",
         "AttemptStatusEnum": "quality.models.QualificationAttempt.Status",
+        "ReportStatusEnum": "quality.models.AgreementReport.Status",
     },
 }
 
