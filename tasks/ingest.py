@@ -3,16 +3,17 @@
 An upload is streamed, never read whole: the readers pull it in blocks and yield one row at a
 time, numbered the way the customer counts (JSON array element, JSONL line, CSV data row), and
 ``RowChecker`` validates each row against the project's fields (gold answers against its
-questions) with one ``ItemValidator``. Nothing is written unless every row is valid; then the
-new rows go in with one statement inside one transaction, under a per-project advisory lock so
-that two uploads to one project serialize and an ``external_id`` ends up stored once. On
+questions) with one ``ItemValidator``. Nothing is kept unless every row is valid: the new rows
+go in with one statement inside one transaction, under a per-project advisory lock so that
+two uploads to one project serialize and an ``external_id`` ends up stored once. On
 PostgreSQL that statement is ``COPY``; elsewhere ``bulk_create`` does the same job more slowly.
 
-Uploads of up to ``settings.BATCH_SYNC_ROW_LIMIT`` rows are stored during the request. Larger
-ones are spooled to ``MEDIA_ROOT/uploads`` as they are read and handed to ``run_batch`` in the
-background, which validates the whole file first (publishing progress in ``Batch.rows``), then
-reads it again to insert it, so that the project's lock is held only while rows are written.
-An item already in the project counts as ``existing`` and is left as it was, which makes
+Uploads of up to ``settings.BATCH_SYNC_ROW_LIMIT`` rows are checked during the request and
+stored once all of them are known to be valid. Larger ones are spooled to
+``MEDIA_ROOT/uploads`` as they are read and handed to ``run_batch`` in the background, which
+checks the rows and streams them into the database in one pass and one transaction (rolled
+back if any row is bad), publishing its progress in ``Batch.rows``. An item
+already in the project counts as ``existing`` and is left as it was, which makes
 re-uploading a file safe; an ``Idempotency-Key`` makes a retried request return the first
 batch without reading the upload again.
 
@@ -32,6 +33,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -49,6 +51,7 @@ from .signals import batch_ingested
 
 FORMATS = ("json", "jsonl", "csv")
 ITEM_KEYS = ("external_id", "data", "gold", "priority")
+_ITEM_KEY_SET = frozenset(ITEM_KEYS)
 NON_FIELD = "non_field_errors"
 MAX_REPORTED_ROWS = 100
 EXTERNAL_ID_MAX_LENGTH = Item._meta.get_field("external_id").max_length
@@ -176,36 +179,57 @@ def _storable(value: Any) -> Any:
 
 def _decode(text: str, pos: int) -> tuple[Any, dict[str, str] | None, int]:
     """Decode the JSON value at ``pos``: (value, source, end). For an object, ``source``
-    holds the text of its ``data`` and ``gold`` members, which is what gets stored."""
-    if not text.startswith("{", pos):
+    holds the text of its ``data`` and ``gold`` members, which is what gets stored.
+
+    The top level of an object is walked here with json's own scanner for each member;
+    anything else, and anything broken, is left to ``raw_decode``, which words the error.
+    """
+    try:
+        return _decode_members(text, pos)
+    except (ValueError, IndexError, StopIteration):
         value, end = _DECODER.raw_decode(text, pos)
         return value, None, end
+
+
+def _decode_members(text: str, pos: int) -> tuple[dict, dict[str, str], int]:
+    if text[pos] != "{":
+        raise ValueError("not an object")
     value: dict[str, Any] = {}
     source: dict[str, str] = {}
-    pos = _WHITESPACE.match(text, pos + 1).end()
-    if text.startswith("}", pos):
+    pos += 1
+    while text[pos] in _BLANK:
+        pos += 1
+    if text[pos] == "}":
         return value, source, pos + 1
     while True:
-        if not text.startswith('"', pos):
-            raise json.JSONDecodeError("Expecting property name enclosed in double quotes",
-                                       text, pos)
-        key, pos = _DECODER.raw_decode(text, pos)
-        pos = _WHITESPACE.match(text, pos).end()
-        if not text.startswith(":", pos):
-            raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
-        start = _WHITESPACE.match(text, pos + 1).end()
-        value[key], end = _DECODER.raw_decode(text, start)
+        if text[pos] != '"':
+            raise ValueError("expected a member name")
+        key, pos = scanstring(text, pos + 1)
+        while text[pos] in _BLANK:
+            pos += 1
+        if text[pos] != ":":
+            raise ValueError("expected ':'")
+        pos += 1
+        while text[pos] in _BLANK:
+            pos += 1
+        start = pos
+        value[key], pos = _SCAN(text, pos)
         if key in _SOURCED:
-            source[key] = text[start:end]
-        pos = _WHITESPACE.match(text, end).end()
-        if text.startswith(",", pos):
-            pos = _WHITESPACE.match(text, pos + 1).end()
-        elif text.startswith("}", pos):
+            source[key] = text[start:pos]
+        while text[pos] in _BLANK:
+            pos += 1
+        if text[pos] == ",":
+            pos += 1
+            while text[pos] in _BLANK:
+                pos += 1
+        elif text[pos] == "}":
             return value, source, pos + 1
         else:
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+            raise ValueError("expected ',' or '}'")
 
 
+_SCAN = _DECODER.scan_once
+_BLANK = " \t\n\r"
 _SOURCED = frozenset({"data", "gold"})
 
 
@@ -219,7 +243,7 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
             if number == 1:
                 text = text.removeprefix("\ufeff")
             value, source, end = _decode(text, _WHITESPACE.match(text).end())
-            if _WHITESPACE.match(text, end).end() != len(text):
+            if end < len(text) and not text[end:].isspace():
                 raise json.JSONDecodeError("Extra data", text, end)
         except (ValueError, RecursionError) as exc:
             yield number, Unreadable([(NON_FIELD, _json_problem(exc))]), None
@@ -439,8 +463,9 @@ class RowChecker:
         if not isinstance(value, dict):
             return [(NON_FIELD, "Must be an object with external_id and data, got "
                                 f"{_type_name(value)}.")]
-        problems = [(str(key), f"Unknown key; an item has {', '.join(ITEM_KEYS)}.")
-                    for key in value if key not in ITEM_KEYS]
+        problems = [] if value.keys() <= _ITEM_KEY_SET else [
+            (str(key), f"Unknown key; an item has {', '.join(ITEM_KEYS)}.")
+            for key in value if key not in _ITEM_KEY_SET]
         external_id = value.get("external_id")
         if not isinstance(external_id, str):
             problems.append(("external_id", FIELD_REQUIRED if external_id is None else
@@ -458,10 +483,10 @@ class RowChecker:
             problems.append(("data", FIELD_REQUIRED))
             data_ok = False
         else:
-            data = value["data"]
-            data_problems = [("data" if field == NON_FIELD else field, message)
-                             for field, message in self._validator.validate(data)]
-            problems += data_problems
+            data_problems = self._validator.validate(value["data"])
+            if data_problems:
+                problems += [("data" if field == NON_FIELD else field, message)
+                             for field, message in data_problems]
             data_ok = not data_problems
         gold = value.get("gold")
         if gold is not None and data_ok:
@@ -472,8 +497,7 @@ class RowChecker:
                          for field, message in self._validator.validate_gold(value["data"], gold)]
         priority = value.get("priority", 0)
         low, high = PRIORITY_RANGE
-        if isinstance(priority, bool) or not isinstance(priority, int) \
-                or not low <= priority <= high:
+        if type(priority) is not int or not low <= priority <= high:
             problems.append(("priority", f"Must be a whole number from {low} to {high}, got "
                                          f"{json.dumps(priority)}."))
         return problems
@@ -557,10 +581,17 @@ def store_rows(project: Project, batch: Batch, rows: Iterable[Row]) -> int:
         return created
     shared = (f"\t{project.pk}\t{batch.pk}\t{project.overlap}\t0\t0\t"
               f"{timezone.now().isoformat()}\n")
+    # Rows are turned into text as they come, so that only strings wait for the next write:
+    # holding a chunk of parsed rows instead keeps the garbage collector busy.
+    lines: list[str] = []
     with connection.cursor() as cursor:
         with cursor.cursor.copy(COPY_ITEMS) as copy:
-            for chunk in _chunks(rows, COPY_CHUNK):
-                copy.write("".join([copy_line(row, shared) for row in chunk]))
+            for row in rows:
+                lines.append(copy_line(row, shared))
+                if len(lines) == COPY_CHUNK:
+                    copy.write("".join(lines))
+                    lines.clear()
+            copy.write("".join(lines))
         return cursor.cursor.rowcount
 
 
