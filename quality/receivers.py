@@ -10,5 +10,5 @@ from . import services
 
 
 @receiver(annotation_submitted, dispatch_uid="quality.check_submission")
-def check_submission(sender, annotation, **kwargs) -> None:
-    services.check_submission(annotation)
+def check_submission(sender, annotation, reached_overlap=True, **kwargs) -> None:
+    services.check_submission(annotation, reached_overlap=reached_overlap)

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Domain, Expertise, ExpertProfile, Membership
@@ -301,19 +301,29 @@ def settle_overlap(annotation: Annotation, project: Project) -> None:
                         reason=Review.Reason.DISPUTED)
 
 
+SUBMISSION_PROJECT_SQL = """
+SELECT p.*,
+  EXISTS (SELECT 1 FROM tasks_projectexpert r
+          WHERE r.project_id = p.id AND r.expert_id = %s AND r.review_all) AS review_all,
+  EXISTS (SELECT 1 FROM quality_qualityrule q
+          WHERE q.project_id = p.id AND q.active) AS has_rules
+FROM tasks_project p WHERE p.id = %s
+"""
+
+
 @transaction.atomic(savepoint=False)
-def check_submission(annotation: Annotation) -> None:
-    """Everything quality does when an expert submits, inside the submit transaction."""
-    roster = ProjectExpert.objects.filter(project=OuterRef("pk"), expert_id=annotation.expert_id,
-                                          review_all=True)
-    project = Project.objects.annotate(
-        review_all=Exists(roster),
-        has_rules=Exists(QualityRule.objects.filter(project=OuterRef("pk"), active=True)),
-    ).get(pk=annotation.project_id)
+def check_submission(annotation: Annotation, *, reached_overlap: bool = True) -> None:
+    """Everything quality does when an expert submits, inside the submit transaction.
+
+    It runs on every submission, so the project and its two flags come in one plain query,
+    and an item that has not reached its overlap yet is not even looked at.
+    """
+    project = next(iter(Project.objects.raw(SUBMISSION_PROJECT_SQL, [
+        annotation.expert_id, annotation.project_id])))
     is_gold = annotation.assignment.is_gold
     if is_gold:
         score_gold(annotation, project)
-    else:
+    elif reached_overlap:
         settle_overlap(annotation, project)
     if project.review_all:
         enqueue_reviews([annotation.pk], project_id=project.pk, reason=Review.Reason.RULE)

@@ -219,7 +219,7 @@ def submit(*, assignment_id: int, user, answer: Any,
     assignment.submitted_at = now
     assignment.duration_s = duration_s
     # Receivers may raise the item's overlap (dynamic overlap), so completion is read after.
-    annotation_submitted.send(sender=Project, annotation=annotation)
+    annotation_submitted.send(sender=Project, annotation=annotation, reached_overlap=reached)
     if reached:
         check_item_completion(item_id)
     return annotation

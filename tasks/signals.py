@@ -13,7 +13,8 @@ assignment_leased = Signal()
 # (skipped, expired) and annotations that were rejected.
 assignments_released = Signal()
 
-# sender=Project, annotation=Annotation. Sent after the annotation row exists.
+# sender=Project, annotation=Annotation, reached_overlap=bool. Sent after the annotation row
+# exists; `reached_overlap` says whether the item now holds its overlap of answers.
 annotation_submitted = Signal()
 
 # sender=Project, assignment=Assignment, by=User | None (None: automatic approval).
