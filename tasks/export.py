@@ -30,7 +30,7 @@ teach a model. They take submitted or approved work only, never rejected work.
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.crypto import salted_hmac
@@ -38,7 +38,7 @@ from django.utils.crypto import salted_hmac
 from .models import Annotation, Assignment, Project
 
 Row = dict[str, Any]
-RowGenerator = Callable[[Project], Iterable[Row]]
+RowGenerator = Callable[..., Iterable[Row]]
 
 CHUNK_SIZE = 1000
 # Rows are gathered into chunks of about this size before they go to the client.
@@ -57,22 +57,25 @@ class ExportUnavailable(Exception):
 class ExportView:
     rows: RowGenerator
     columns: tuple[str, ...]
+    params: dict[str, str] = field(default_factory=dict)
 
 
 VIEWS: dict[str, ExportView] = {}
 
 
-def register_view(name: str, *, columns: Sequence[str]) -> Callable[[RowGenerator],
-                                                                     RowGenerator]:
+def register_view(name: str, *, columns: Sequence[str], params: dict[str, str] | None = None,
+                  replace: bool = False) -> Callable[[RowGenerator], RowGenerator]:
     """Register a row generator as the export view ``name``; ``columns`` head the CSV.
 
-    Registering the same generator again is harmless (``ready()`` may run twice in tests);
-    another generator under a taken name is an error.
+    ``params`` names the query parameters the generator takes as keyword arguments (as sent,
+    strings), each with the help the API documents. Registering the same generator again is
+    harmless (``ready()`` may run twice in tests); another generator under a taken name is an
+    error unless it ``replace``s the view, as the quality app's consensus views do.
     """
     def decorator(rows: RowGenerator) -> RowGenerator:
-        if name in VIEWS and VIEWS[name].rows is not rows:
+        if name in VIEWS and VIEWS[name].rows is not rows and not replace:
             raise ValueError(f"An export view named {name!r} is already registered.")
-        VIEWS[name] = ExportView(rows, tuple(columns))
+        VIEWS[name] = ExportView(rows, tuple(columns), dict(params or {}))
         return rows
 
     return decorator

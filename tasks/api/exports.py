@@ -53,6 +53,9 @@ class ExportView(APIView):
                                          "rows, `dpo` preference pairs, and views other "
                                          "apps register (`consensus`)."),
             OpenApiParameter("format", str, enum=sorted(export.FORMATS), default="jsonl"),
+            *(OpenApiParameter(param, str, description=f"`{name}` view: {help_text}")
+              for name, view in sorted(export.VIEWS.items())
+              for param, help_text in view.params.items()),
         ],
         responses={
             (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR,
@@ -69,8 +72,10 @@ class ExportView(APIView):
         query.is_valid(raise_exception=True)
         view_name, file_format = query.validated_data["view"], query.validated_data["format"]
         view = export.VIEWS[view_name]
+        options = {param: request.query_params[param] for param in view.params
+                   if param in request.query_params}
         try:
-            rows = view.rows(project)
+            rows = view.rows(project, **options)
         except export.ExportUnavailable as exc:
             raise serializers.ValidationError({"view": [str(exc)]}) from exc
         content_type, extension = export.FORMATS[file_format]
