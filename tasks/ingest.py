@@ -29,9 +29,11 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from json.decoder import scanstring
 from pathlib import Path
@@ -504,30 +506,44 @@ class RowChecker:
 
 
 # -- writing ------------------------------------------------------------------------------
+# On PostgreSQL rows go in through COPY in its binary format: nothing is escaped on the way
+# and the server parses no text but the JSON, which is most of what COPY costs it per row.
 
 COPY_ITEMS = (
     "COPY tasks_item (external_id, data, gold, is_gold, priority, project_id, batch_id, "
-    "overlap, filled, annotated, created_at) FROM STDIN"
+    "overlap, filled, annotated, created_at) FROM STDIN (FORMAT BINARY)"
 )
-_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
+_FIELDS = struct.pack(">h", 11)
+_LENGTH = struct.Struct(">i").pack
+_PRIORITY = struct.Struct(">ih").pack
+_JSONB = b"\x01"  # jsonb's binary form: a version byte, then the JSON text
+_NOT_GOLD = _LENGTH(-1) + _LENGTH(1) + b"\x00"
+_GOLD = _LENGTH(1) + b"\x01"
+_SHARED = struct.Struct(">iqiqihihihiq")
+_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _escape(text: str) -> str:
-    for char, escaped in _COPY_ESCAPES:
-        if char in text:
-            text = text.replace(char, escaped)
-    return text
+def shared_columns(project: Project, batch: Batch, now: datetime) -> bytes:
+    """project_id, batch_id, overlap, filled, annotated and created_at, the columns every row
+    of a batch has, as the end of a binary COPY tuple."""
+    return _SHARED.pack(8, project.pk, 8, batch.pk, 2, project.overlap, 2, 0, 2, 0,
+                        8, (now - _POSTGRES_EPOCH) // timedelta(microseconds=1))
 
 
-def copy_line(row: Row, shared: str) -> str:
-    """The row as a line of COPY text: its own columns, then ``shared``, the columns every row
-    of the batch has, ending the line. JSON the upload brought along is used as it is."""
-    data = row.data_json if row.data_json is not None else json.dumps(row.data)
+def copy_record(row: Row, shared: bytes) -> bytes:
+    """The row as a binary COPY tuple: its own columns, then ``shared``. JSON the upload
+    brought along is stored as it is."""
+    external_id = row.external_id.encode()
+    data = (row.data_json if row.data_json is not None else json.dumps(row.data)).encode()
     if row.gold is None:
-        return f"{_escape(row.external_id)}\t{_escape(data)}\t\\N\tf\t{row.priority}{shared}"
-    gold = row.gold_json if row.gold_json is not None else json.dumps(row.gold)
-    return (f"{_escape(row.external_id)}\t{_escape(data)}\t{_escape(gold)}\tt\t"
-            f"{row.priority}{shared}")
+        gold = _NOT_GOLD
+    else:
+        text = (row.gold_json if row.gold_json is not None else json.dumps(row.gold)).encode()
+        gold = b"".join((_LENGTH(len(text) + 1), _JSONB, text, _GOLD))
+    return b"".join((_FIELDS, _LENGTH(len(external_id)), external_id, _LENGTH(len(data) + 1),
+                     _JSONB, data, gold, _PRIORITY(2, row.priority), shared))
 
 
 def _lock_project(project_id: int) -> None:
@@ -579,19 +595,19 @@ def store_rows(project: Project, batch: Batch, rows: Iterable[Row]) -> int:
                 for row in chunk)
             created += len(chunk)
         return created
-    shared = (f"\t{project.pk}\t{batch.pk}\t{project.overlap}\t0\t0\t"
-              f"{timezone.now().isoformat()}\n")
-    # Rows are turned into text as they come, so that only strings wait for the next write:
-    # holding a chunk of parsed rows instead keeps the garbage collector busy.
-    lines: list[str] = []
+    shared = shared_columns(project, batch, timezone.now())
+    # Rows are encoded as they come, so that only bytes wait for the next write: holding a
+    # chunk of parsed rows instead keeps the garbage collector busy.
+    records = [COPY_HEADER]
     with connection.cursor() as cursor:
         with cursor.cursor.copy(COPY_ITEMS) as copy:
             for row in rows:
-                lines.append(copy_line(row, shared))
-                if len(lines) == COPY_CHUNK:
-                    copy.write("".join(lines))
-                    lines.clear()
-            copy.write("".join(lines))
+                records.append(copy_record(row, shared))
+                if len(records) >= COPY_CHUNK:
+                    copy.write(b"".join(records))
+                    records.clear()
+            records.append(COPY_TRAILER)
+            copy.write(b"".join(records))
         return cursor.cursor.rowcount
 
 

@@ -3,12 +3,16 @@
 import csv
 import io
 import json
+import struct
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
+from django.utils import timezone
 
 from accounts.models import Membership
 from config.exceptions import Conflict, PayloadTooLarge
@@ -250,19 +254,43 @@ def test_broken_objects_are_reported_like_json_does(body):
     assert value.errors == [("non_field_errors", f"Is not valid JSON: {expected.value.msg}.")]
 
 
+def binary_fields(record: bytes) -> list[bytes | None]:
+    """The fields of one binary COPY tuple."""
+    (count,), pos, fields = struct.unpack_from(">h", record), 2, []
+    for _ in range(count):
+        (length,) = struct.unpack_from(">i", record, pos)
+        pos += 4
+        fields.append(None if length < 0 else record[pos:pos + length])
+        pos += max(length, 0)
+    assert pos == len(record)
+    return fields
+
+
 @pytest.mark.parametrize("row", [
     ingest.Row("plain", {"prompt": "x"}, None, 0),
-    ingest.Row("tab\there\\and\nnew\rline", {"prompt": "a\\b\t\"c\"\n"},
-               {"better": "A"}, -7),
+    ingest.Row("tab\there \u00e9", {"prompt": "a\\b\t\"c\"\n"}, {"better": "A"}, -7),
     ingest.Row("q", {"prompt": "x"}, {"better": "B"}, 3, '{\n  "prompt": "x"\n}',
                '{"better":\t"B"}'),
 ])
-def test_a_copy_line_holds_one_row_in_five_columns_before_the_shared_ones(row):
-    line = ingest.copy_line(row, "\tshared\n")
-    assert line.endswith("\tshared\n") and line.count("\n") == 1
-    assert line.count("\t") == 5
-    assert line.split("\t")[2:5] == (["\\N", "f", "0"] if row.gold is None else
-                                     [line.split("\t")[2], "t", str(row.priority)])
+def test_a_copy_record_is_one_binary_tuple_of_the_row_and_the_shared_columns(row):
+    now = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    shared = ingest.shared_columns(SimpleNamespace(pk=7, overlap=3), SimpleNamespace(pk=9), now)
+    fields = binary_fields(ingest.copy_record(row, shared))
+    assert len(fields) == 11
+    assert fields[0].decode() == row.external_id
+    assert fields[1][:1] == b"\x01"
+    assert json.loads(fields[1][1:]) == row.data
+    if row.data_json is not None:
+        assert fields[1][1:].decode() == row.data_json
+    if row.gold is None:
+        assert (fields[2], fields[3]) == (None, b"\x00")
+    else:
+        assert (json.loads(fields[2][1:]), fields[3]) == (row.gold, b"\x01")
+    assert struct.unpack(">h", fields[4]) == (row.priority,)
+    assert [struct.unpack(">q", fields[5])[0], struct.unpack(">q", fields[6])[0]] == [7, 9]
+    assert [struct.unpack(">h", f)[0] for f in fields[7:10]] == [3, 0, 0]
+    assert struct.unpack(">q", fields[10])[0] == (
+        now - datetime(2000, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -350,6 +378,7 @@ def test_every_format_stores_its_items_with_the_projects_overlap(project, file_f
     assert all(i.overlap == 2 and i.batch_id == batch.pk and i.filled == 0 for i in
                items.values())
     assert items["q-1"].data == factories.preference_data(1)
+    assert abs(timezone.now() - items["q-1"].created_at) < timedelta(minutes=1)
     assert (items["q-2"].priority, items["q-2"].is_gold) == (4, False)
     assert (items["q-3"].is_gold, items["q-3"].gold) == (True, {"better": "tie"})
     assert items["q-1"].gold is None
