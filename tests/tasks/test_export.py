@@ -133,7 +133,7 @@ def test_raw_as_csv_has_a_header_and_json_cells(customer, preference):
 
 def test_dpo_pairs_follow_pairwise_choices_and_leave_out_ties_and_gold(customer, preference):
     project, *_ = preference
-    rows = jsonl(client_for(customer), project, "dpo")
+    rows = list(export.dpo_rows(project))
     assert all(set(row) == {"prompt", "chosen", "rejected"} for row in rows)
     assert sorted((row["prompt"], row["chosen"], row["rejected"]) for row in rows) == [
         ("Question 0?", "Answer A0", "Answer B0"),
@@ -144,7 +144,8 @@ def test_dpo_pairs_follow_pairwise_choices_and_leave_out_ties_and_gold(customer,
 
 def test_dpo_as_csv(customer, preference):
     project, *_ = preference
-    _, body = download(client_for(customer), project, view="dpo", format="csv")
+    body = b"".join(export.stream(export.dpo_rows(project), ["prompt", "chosen", "rejected"],
+                                  "csv")).decode()
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["prompt", "chosen", "rejected"]
     assert len(rows) == 4
@@ -175,7 +176,7 @@ def test_dpo_from_a_ranking_pairs_the_best_with_each_other_in_chat_form(customer
         customer, questions=[{"name": "order", "kind": "ranking", "field": "completions"},
                              {"name": "answer", "kind": "text", "required": False}])
     work(factories.expert(), project, lambda a: {"order": [2, 0, 1]})
-    rows = jsonl(client_for(customer), project, "dpo")
+    rows = list(export.dpo_rows(project))
     assert rows == [
         {"prompt": turns, "chosen": [{"role": "assistant", "content": "Unclear."}],
          "rejected": [{"role": "assistant", "content": "Yes."}]},
@@ -190,7 +191,7 @@ def test_sft_continues_a_messages_field_with_the_experts_answer(customer):
                              {"name": "answer", "kind": "text", "required": False}])
     work(factories.expert(), project,
          lambda a: {"order": [0, 1, 2], "answer": "Sinus rhythm, normal axis."})
-    assert jsonl(client_for(customer), project, "sft") == [
+    assert list(export.sft_rows(project)) == [
         {"messages": [*turns, {"role": "assistant", "content": "Sinus rhythm, normal axis."}]}]
 
 
@@ -211,7 +212,7 @@ def test_sft_rows_are_chat_messages_of_counted_non_gold_work(customer, sft):
     Annotation.objects.filter(pk=first_item.pk).update(final_answer={"response": "Fixed."})
     second_item = Annotation.objects.filter(expert=second, item__is_gold=False).get()
     services.reject_assignment(second_item.assignment)
-    rows = jsonl(client_for(customer), project, "sft")
+    rows = list(export.sft_rows(project))
     assert rows == [{"messages": [
         {"role": "user", "content": f"Question {first_item.item.external_id[-1]}?"},
         {"role": "assistant", "content": "Fixed."},
@@ -222,7 +223,7 @@ def test_sft_rows_are_chat_messages_of_counted_non_gold_work(customer, sft):
 
 def test_sft_as_csv_holds_the_messages_as_json(customer, sft):
     project, _ = sft
-    _, body = download(client_for(customer), project, view="sft", format="csv")
+    body = b"".join(export.stream(export.sft_rows(project), ["messages"], "csv")).decode()
     header, *rows = list(csv.reader(io.StringIO(body)))
     assert header == ["messages"]
     assert len(rows) == 2
@@ -274,19 +275,19 @@ def test_defaults_are_raw_jsonl(customer, preference):
 def test_another_app_registers_a_view(customer, monkeypatch):
     monkeypatch.setattr(export, "VIEWS", dict(export.VIEWS))
 
-    @export.register_view("consensus", columns=["external_id", "label"])
-    def consensus_rows(project):
+    @export.register_view("labels", columns=["external_id", "label"])
+    def label_rows(project):
         return ({"external_id": item.external_id, "label": "A"}
                 for item in project.items.iterator())
 
-    export.register_view("consensus", columns=["external_id", "label"])(consensus_rows)
+    export.register_view("labels", columns=["external_id", "label"])(label_rows)
     with pytest.raises(ValueError, match="already registered"):
-        export.register_view("consensus", columns=[])(export.raw_rows)
+        export.register_view("labels", columns=[])(export.raw_rows)
     project = factories.project(customer, items=2)
-    rows = jsonl(client_for(customer), project, "consensus")
+    rows = jsonl(client_for(customer), project, "labels")
     assert rows == [{"external_id": "item-0", "label": "A"},
                     {"external_id": "item-1", "label": "A"}]
-    _, body = download(client_for(customer), project, view="consensus", format="csv")
+    _, body = download(client_for(customer), project, view="labels", format="csv")
     assert body.splitlines() == ["external_id,label", "item-0,A", "item-1,A"]
 
 
