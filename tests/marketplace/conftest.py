@@ -1,0 +1,75 @@
+"""Helpers for the money tests: fund an organization, lease, answer and decide work through
+the real services, and read balances back from the ledger."""
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from marketplace import ledger, services
+from marketplace.models import Account
+from tasks import services as task_services
+from tasks.routing import next_assignment
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _payout_files(settings, tmp_path):
+    """Payout files of the default provider go to a directory of the test's own."""
+    settings.VAR_DIR = tmp_path
+
+
+def deposit(organization, amount, *, currency="USD", reference=None, staff=None):
+    operator = staff or factories.staff_user()
+    record, _ = services.record_deposit(
+        organization=organization, amount=Decimal(amount), currency=currency, by=operator,
+        reference=reference or f"wire-{organization.pk}-{random.random()}")
+    return record
+
+
+def paid_project(owner, *, price="4.00", items=3, **options):
+    return factories.project(owner, items=items, price_per_item=Decimal(price),
+                             currency="USD", **options)
+
+
+def lease(expert, project=None, seed=0):
+    return next_assignment(expert, project, rng=random.Random(seed))
+
+
+def submit(assignment, choice="A"):
+    task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
+                         answer={"better": choice})
+    assignment.refresh_from_db()
+    return assignment
+
+
+def balance(kind, currency="USD", **owner) -> Decimal:
+    """The balance computed from the entries (zero for an account never used)."""
+    return ledger.balance_of(ledger.find_account(kind, currency, **owner))
+
+
+def available(organization, currency="USD") -> Decimal:
+    return balance(Account.Kind.ORGANIZATION, currency, organization_id=organization.pk)
+
+
+def reserved(organization, currency="USD") -> Decimal:
+    return balance(Account.Kind.RESERVED, currency, organization_id=organization.pk)
+
+
+def earned(expert, currency="USD") -> Decimal:
+    return balance(Account.Kind.EXPERT, currency, expert_id=expert.pk)
+
+
+def fees(currency="USD") -> Decimal:
+    return balance(Account.Kind.PLATFORM_FEES, currency)
+
+
+def assert_books_balance():
+    report = ledger.reconcile()
+    assert report["unbalanced"] == []
+    assert report["mismatched"] == []
+    assert all(total == 0 for total in report["totals"].values())
+    for account in report["accounts"]:
+        if account.kind != Account.Kind.PLATFORM_CASH:
+            assert account.computed >= 0, account
+    assert report["ok"]
