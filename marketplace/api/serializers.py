@@ -1,0 +1,389 @@
+"""Money goes out as string decimals with a currency, never as JSON numbers: every amount
+below is a ``Money`` field (DRF's DecimalField, coerced to a string)."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.languages import normalize_language
+from accounts.models import Degree, ExpertProfile
+from tasks.models import Assignment
+
+from .. import discovery, pseudonyms
+from ..ledger import after_fee
+from ..models import (
+    Application,
+    Bonus,
+    Deposit,
+    Payout,
+    ProjectInvitation,
+    QualityBonusPolicy,
+    Transaction,
+)
+
+User = get_user_model()
+
+
+class Money(serializers.DecimalField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(coerce_to_string=True, **kwargs)
+
+
+class Currency(serializers.RegexField):
+    def __init__(self, **kwargs):
+        super().__init__(r"^[A-Z]{3}\Z", max_length=3, min_length=3, **kwargs)
+        self.error_messages["invalid"] = "A three-letter ISO 4217 code such as USD."
+
+
+class CurrencyQuerySerializer(serializers.Serializer):
+    currency = Currency(required=False)
+
+
+# Organizations ---------------------------------------------------------------------------------
+
+class DepositRequestSerializer(serializers.Serializer):
+    amount = Money(min_value=0)
+    currency = Currency()
+    reference = serializers.CharField(max_length=200)
+
+
+class DepositSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+
+    class Meta:
+        model = Deposit
+        fields = ["id", "organization", "kind", "amount", "currency", "reference", "created_at"]
+
+
+class ProjectSpendSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField()
+    spent = Money()
+    fees = Money(help_text="The platform's share of `spent`.")
+    reserved = Money(help_text="Held for leases in progress.")
+    approved_tasks = serializers.IntegerField()
+
+
+class BalanceSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    available = Money(help_text="deposits - refunds - spent - reserved")
+    reserved = Money(help_text="Held for leased work until it is approved or released.")
+    spent = Money(help_text="Paid for approved work and bonuses, the platform's fee included.")
+    deposits = Money()
+    refunds = Money()
+    fees = Money()
+    by_project = ProjectSpendSerializer(many=True)
+
+
+class StatementLineSerializer(serializers.ModelSerializer):
+    """One transaction that touched the organization's funds. `available` and `reserved`
+    are what it did to them (signed); `to_expert` and `fee` where spent money went."""
+
+    project_name = serializers.CharField(source="project.name", default=None, read_only=True)
+    currency = serializers.SerializerMethodField()
+    available = Money()
+    reserved = Money()
+    to_expert = Money()
+    fee = Money()
+
+    class Meta:
+        model = Transaction
+        fields = ["id", "created_at", "kind", "memo", "project", "project_name", "assignment",
+                  "available", "reserved", "to_expert", "fee", "currency"]
+
+    def get_currency(self, obj) -> str:
+        return self.context["currency"]
+
+
+class FundingSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    hold_per_task = Money(help_text="What one lease reserves: the price, plus the quality "
+                                    "bonus it may earn.")
+    available = Money()
+    reserved = Money()
+    can_lease = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why experts get no work from the project now; "
+                                             "empty when it can lease.")
+
+
+# Bonuses ---------------------------------------------------------------------------------------
+
+class ExpertReferenceField(serializers.CharField):
+    """An expert by directory pseudonym (`ex_...`) or user id."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        user_id = int(text) if text.isdigit() else pseudonyms.decode(text)
+        expert = (User.objects.filter(pk=user_id, expert_profile__isnull=False).first()
+                  if user_id is not None else None)
+        if expert is None:
+            raise serializers.ValidationError("No such expert.")
+        return expert
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PseudonymField(serializers.Field):
+    """An expert's pseudonymous id, from the user id in `source`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("source", "expert_id")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> str:
+        return pseudonyms.encode(value)
+
+
+class BonusRequestSerializer(serializers.Serializer):
+    expert = ExpertReferenceField()
+    amount = Money(min_value=0)
+    reason = serializers.CharField()
+    idempotency_key = serializers.CharField(max_length=200)
+
+
+class BonusSerializer(serializers.ModelSerializer):
+    expert = PseudonymField()
+    amount = Money(read_only=True, help_text="What the organization paid.")
+    expert_receives = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Bonus
+        fields = ["id", "project", "expert", "kind", "amount", "expert_receives", "currency",
+                  "reason", "idempotency_key", "assignment", "created_at"]
+
+    @extend_schema_field(Money(read_only=True))
+    def get_expert_receives(self, obj) -> str:
+        return str(after_fee(obj.amount))
+
+
+class QualityBonusSerializer(serializers.ModelSerializer):
+    rate = serializers.DecimalField(max_digits=4, decimal_places=3, min_value=0,
+                                    max_value=1, coerce_to_string=True,
+                                    help_text="Share of the price paid on top, e.g. 0.100.")
+    min_trust = serializers.DecimalField(max_digits=4, decimal_places=3, min_value=0,
+                                         max_value=1, coerce_to_string=True)
+
+    class Meta:
+        model = QualityBonusPolicy
+        fields = ["rate", "min_trust", "updated_at"]
+
+    def validate_rate(self, value):
+        if value <= 0:
+            raise serializers.ValidationError("A quality bonus must be positive.")
+        return value
+
+
+# Earnings and payouts --------------------------------------------------------------------------
+
+class PayoutRequestSerializer(serializers.Serializer):
+    amount = Money(min_value=0)
+    currency = Currency(required=False)
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    amount = Money(read_only=True)
+
+    class Meta:
+        model = Payout
+        fields = ["id", "amount", "currency", "status", "reference", "failure_reason",
+                  "requested_at", "processing_at", "settled_at"]
+
+
+class EarningEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField(source="transaction.created_at")
+    kind = serializers.CharField(source="transaction.kind")
+    memo = serializers.CharField(source="transaction.memo")
+    project = serializers.IntegerField(source="transaction.project_id", allow_null=True)
+    amount = Money()
+    currency = serializers.CharField()
+
+
+class ProjectEarningsSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField()
+    earned = Money(help_text="After the platform fee, bonuses included.")
+    bonuses = Money()
+    approved_tasks = serializers.IntegerField()
+
+
+class RejectionSerializer(serializers.ModelSerializer):
+    """Rejected work; the reviewer's reason is the assignment's `review_comment`."""
+
+    assignment = serializers.IntegerField(source="pk")
+    project_name = serializers.CharField(source="project.name")
+    amount = Money(source="price", help_text="The price the work would have paid.")
+    currency = serializers.CharField(source="project.currency")
+    rejected_at = serializers.DateTimeField(source="finished_at")
+
+    class Meta:
+        model = Assignment
+        fields = ["assignment", "project", "project_name", "amount", "currency", "rejected_at"]
+        read_only_fields = fields
+
+
+class EarningsSerializer(serializers.Serializer):
+    balance = Money(help_text="Available to pay out.")
+    currency = serializers.CharField()
+    pending_payouts = Money()
+    paid_out = Money()
+    per_project = ProjectEarningsSerializer(many=True)
+    bonuses = BonusSerializer(many=True)
+    payouts = PayoutSerializer(many=True)
+    rejected = RejectionSerializer(many=True, help_text=(
+        "Rejected work that paid nothing; why is the assignment's `review_comment` "
+        "(GET /api/v1/assignments/{id}/). A QA lead may overturn a rejection, and the work "
+        "is then paid."))
+    entries = EarningEntrySerializer(many=True, help_text="The latest ledger lines; "
+                                                          "`?format=csv` has them all.")
+
+
+# Directory, invitations and applications ---------------------------------------------------------
+
+class DirectoryQuerySerializer(serializers.Serializer):
+    domain = serializers.SlugField(required=False)
+    min_trust = serializers.DecimalField(max_digits=4, decimal_places=3, min_value=0,
+                                         max_value=1, required=False)
+    degree = serializers.ChoiceField(choices=Degree.choices, required=False)
+    language = serializers.CharField(max_length=16, required=False)
+    verified_credentials = serializers.IntegerField(min_value=0, required=False,
+                                                    help_text="At least this many.")
+    available_hours = serializers.IntegerField(min_value=0, max_value=168, required=False,
+                                               help_text="At least this many a week.")
+
+    def validate_language(self, value):
+        code = normalize_language(value)
+        if code is None:
+            raise serializers.ValidationError(f"Unknown language code: {value!r}.")
+        return code
+
+
+class DirectoryExpertiseSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="domain.slug")
+    name = serializers.CharField(source="domain.name")
+    level = serializers.CharField()
+    trust = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=True)
+
+
+class DirectoryExpertSerializer(serializers.ModelSerializer):
+    """An expert as customers see them: what they can do, never who they are."""
+
+    id = serializers.SerializerMethodField(help_text="Pseudonymous id; invite with it.")
+    degree = serializers.CharField(source="highest_degree")
+    field = serializers.CharField(source="field_of_study")
+    domains = DirectoryExpertiseSerializer(source="expertise", many=True)
+    verified_credentials = serializers.IntegerField()
+
+    class Meta:
+        model = ExpertProfile
+        fields = ["id", "degree", "field", "domains", "languages", "weekly_availability_hours",
+                  "verified_credentials"]
+
+    def get_id(self, obj) -> str:
+        return pseudonyms.encode(obj.pk)
+
+
+def expert_cards(user_ids) -> dict:
+    """Directory cards of these experts by user id, for serializers that show applicants."""
+    return {card.pk: card for card in discovery.cards(
+        ExpertProfile.objects.filter(pk__in=set(user_ids)))}
+
+
+class ProjectSummarySerializer(serializers.Serializer):
+    """A project as experts see it before they work on it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    organization = serializers.CharField(source="organization.name")
+    domain = serializers.CharField(source="domain.slug")
+    domain_name = serializers.CharField(source="domain.name")
+    visibility = serializers.CharField()
+    min_degree = serializers.CharField()
+    min_trust = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=True)
+    instructions_summary = serializers.SerializerMethodField()
+    price_per_item = Money(help_text="What the customer pays per approved task.")
+    expert_price = serializers.SerializerMethodField(
+        help_text="What you receive per approved task, after the platform fee.")
+    currency = serializers.CharField()
+    quality_bonus = serializers.SerializerMethodField()
+
+    def get_instructions_summary(self, obj) -> str:
+        text = " ".join(obj.instructions.split())
+        return text if len(text) <= 280 else text[:279].rsplit(" ", 1)[0] + "…"
+
+    @extend_schema_field(Money(read_only=True))
+    def get_expert_price(self, obj) -> str:
+        return str(after_fee(obj.price_per_item))
+
+    @extend_schema_field(QualityBonusSerializer(allow_null=True))
+    def get_quality_bonus(self, obj):
+        policy = getattr(obj, "quality_bonus_policy", None)
+        return QualityBonusSerializer(policy).data if policy else None
+
+
+class ListedProjectSerializer(ProjectSummarySerializer):
+    access = serializers.SerializerMethodField(
+        help_text="`allowed`: you are on the project; `invited`: accept the invitation; "
+                  "`applied`: waiting for the customer; `open`: pull work or apply.")
+
+    def get_access(self, obj) -> str:
+        if obj.is_allowed:
+            return "allowed"
+        if obj.is_invited:
+            return "invited"
+        return "applied" if obj.has_applied else "open"
+
+
+class InvitationRequestSerializer(serializers.Serializer):
+    expert = ExpertReferenceField(help_text="The directory's pseudonymous id, or a user id.")
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ProjectInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as the customer sees it."""
+
+    expert = PseudonymField()
+
+    class Meta:
+        model = ProjectInvitation
+        fields = ["id", "project", "expert", "message", "status", "created_at", "responded_at"]
+
+
+class MyInvitationSerializer(serializers.ModelSerializer):
+    """An invitation as the invited expert sees it."""
+
+    project = ProjectSummarySerializer()
+
+    class Meta:
+        model = ProjectInvitation
+        fields = ["id", "project", "message", "status", "created_at", "responded_at"]
+
+
+class ApplyRequestSerializer(serializers.Serializer):
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    """An application as the customer sees it: the applicant's anonymized card."""
+
+    expert = PseudonymField()
+    profile = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = ["id", "project", "expert", "profile", "message", "status", "created_at",
+                  "decided_at"]
+
+    @extend_schema_field(DirectoryExpertSerializer)
+    def get_profile(self, obj):
+        """The view passes the applicants' cards, built in one query, as `cards`."""
+        return DirectoryExpertSerializer(self.context["cards"][obj.expert_id]).data
+
+
+class MyApplicationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Application
+        fields = ["id", "project", "message", "status", "created_at", "decided_at"]

@@ -1,0 +1,7 @@
+from . import earnings, market, money
+
+urlpatterns = [
+    *money.urlpatterns,
+    *earnings.urlpatterns,
+    *market.urlpatterns,
+]
