@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "quality",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +200,8 @@ SPECTACULAR_SETTINGS = {
         "BatchStatusEnum": "tasks.models.Batch.Status",
         "AttemptStatusEnum": "quality.models.QualificationAttempt.Status",
         "ReportStatusEnum": "quality.models.AgreementReport.Status",
+        "PayoutStatusEnum": "marketplace.models.Payout.Status",
+        "DecisionEnum": "marketplace.models.Decision",
     },
 }
 

@@ -7,6 +7,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("tasks.api.urls")),
     path("", include("quality.api.urls")),
+    path("", include("marketplace.api.urls")),
 ]
 
 urlpatterns = [
