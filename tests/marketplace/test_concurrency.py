@@ -1,0 +1,152 @@
+"""Races on PostgreSQL: threads with their own connections start together at a barrier.
+Leases never reserve beyond the funds, approvals pay once, payouts never overdraw and are
+never paid twice, however the calls interleave."""
+
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections, connection
+
+from config.exceptions import Conflict
+from marketplace import jobs, services
+from marketplace.models import Payout, Transaction
+from tasks import services as task_services
+from tasks.jobs import auto_approve
+from tasks.models import Assignment
+from tests import factories
+from tests.conftest import client_for
+from tests.marketplace.conftest import (
+    assert_books_balance,
+    available,
+    deposit,
+    earned,
+    lease,
+    paid_project,
+    reserved,
+    submit,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+def race(*calls) -> list:
+    """Run the calls in threads released together; their results, or the exceptions they
+    raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as exc:  # the test inspects what each call raised
+            results[index] = exc
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_leases_never_reserve_beyond_the_funds(customer):
+    organization = factories.organization_of(customer)
+    deposit(organization, "20.00")
+    project = paid_project(customer, items=12)
+    experts = [factories.expert() for _ in range(12)]
+    results = race(*[lambda e=e: lease(e, project).assignment for e in experts])
+    leased = [r for r in results if isinstance(r, Assignment)]
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len(leased) == 5
+    assert Assignment.objects.count() == 5
+    assert (available(organization), reserved(organization)) == (0, Decimal("20.00"))
+    assert_books_balance()
+
+
+def test_concurrent_approvals_pay_once(customer, staff):
+    organization = factories.organization_of(customer)
+    deposit(organization, "40.00")
+    project = paid_project(customer, items=4, auto_approve_after_s=0)
+    expert = factories.expert()
+    assignments = [submit(lease(expert, project, seed).assignment) for seed in range(4)]
+    calls = [lambda a=a: task_services.approve_assignment(a, by=staff)
+             for a in assignments for _ in range(3)]
+    results = race(*calls, auto_approve, auto_approve)
+    approved = [r for r in results if isinstance(r, Assignment)]
+    conflicts = [r for r in results if isinstance(r, Conflict)]
+    assert len(approved) + sum(r for r in results if isinstance(r, int)) == 4
+    assert len(approved) + len(conflicts) == len(calls)
+    assert Transaction.objects.filter(kind="approval").count() == 4
+    assert earned(expert) == Decimal("12.80")
+    assert available(organization) == Decimal("24.00")
+    assert_books_balance()
+
+
+def test_concurrent_payout_requests_never_overdraw(customer):
+    organization = factories.organization_of(customer)
+    deposit(organization, "40.00")
+    project = paid_project(customer, items=5)
+    expert = factories.expert()
+    for seed in range(5):
+        task_services.approve_assignment(submit(lease(expert, project, seed).assignment))
+    assert earned(expert) == Decimal("16.00")
+    results = race(*[lambda: services.request_payout(expert=expert, amount=Decimal("5.00"),
+                                                     currency="USD") for _ in range(8)])
+    made = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, ValidationError)]
+    assert (len(made), len(refused)) == (3, 5), results
+    assert earned(expert) == Decimal("1.00")
+    assert_books_balance()
+
+
+def test_retries_with_one_idempotency_key_make_one_payout(customer):
+    organization = factories.organization_of(customer)
+    deposit(organization, "40.00")
+    project = paid_project(customer, items=3)
+    expert = factories.expert()
+    for seed in range(3):
+        task_services.approve_assignment(submit(lease(expert, project, seed).assignment))
+    clients = [client_for(expert) for _ in range(6)]
+    responses = race(*[lambda c=c: c.post("/api/v1/me/payouts/", {"amount": "2.00"},
+                                          format="json", HTTP_IDEMPOTENCY_KEY="same")
+                       for c in clients])
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.content for r in responses}) == 1
+    assert Payout.objects.count() == 1
+    assert earned(expert) == Decimal("7.60")
+
+
+def test_payout_runs_racing_pay_each_payout_once(customer, settings):
+    organization = factories.organization_of(customer)
+    deposit(organization, "80.00")
+    project = paid_project(customer, items=10)
+    experts = [factories.expert() for _ in range(5)]
+    for n, expert in enumerate(experts):
+        for seed in range(2):
+            task_services.approve_assignment(
+                submit(lease(expert, project, n * 10 + seed).assignment))
+    for expert in experts:
+        for _ in range(3):
+            services.request_payout(expert=expert, amount=Decimal("2.00"), currency="USD")
+    settings.PAYOUT_RESEND_AFTER_S = 0  # every run also re-sends whatever is processing
+    race(*[lambda: jobs.process_payouts(limit=4) for _ in range(4)])
+    while jobs.process_payouts():
+        pass
+    assert set(Payout.objects.values_list("status", flat=True)) == {"paid"}
+    paid = Counter(Transaction.objects.filter(kind="payout_paid")
+                   .values_list("payout_id", flat=True))
+    assert len(paid) == 15 and set(paid.values()) == {1}
+    listed = Counter()
+    for path in (settings.VAR_DIR / "payouts").glob("payouts-*.csv"):
+        listed.update(line.split(",")[0] for line in path.read_text().splitlines()[1:])
+    assert len(listed) == 15 and set(listed.values()) == {1}, "each payout in one file once"
+    for expert in experts:
+        assert earned(expert) == Decimal("0.40")
+    assert_books_balance()
