@@ -75,6 +75,9 @@ def test_customer_posts_work_experts_do_it_and_the_customer_downloads_it(staff):
     response = first.post("/api/v1/assignments/next/")
     assert response.status_code == 403 and "pending" in response.json()["detail"]
     operator = client_for(staff)
+    response = operator.post(f"/api/v1/orgs/{organization}/deposits/", {
+        "amount": "100.00", "currency": "USD", "reference": "WIRE-1"}, format="json")
+    assert response.status_code == 201, response.json()
     cardiology = Domain.objects.get(slug="medicine-cardiology")
     for _, profile in experts:
         response = operator.post(f"/api/v1/experts/{profile['id']}/verify/",
