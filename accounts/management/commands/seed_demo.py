@@ -411,7 +411,18 @@ def seed_projects(demo: Demo) -> None:
             task_services.transition_project(user=owner, project=project, action="activate")
 
 
-STEPS: list[Callable[[Demo], None]] = [seed_accounts, seed_projects]
+def seed_money(demo: Demo) -> None:
+    """A deposit for Acme AI, so that its paid projects hand out work at once; its reference
+    makes a second run record nothing."""
+    from marketplace import services as money  # imported here: accounts' code never needs it
+
+    money.record_deposit(organization=Organization.objects.get(name=ORGANIZATION),
+                         amount=Decimal("1000.00"), currency="USD",
+                         reference="demo-opening-deposit",
+                         by=User.objects.get(username=OPERATOR))
+
+
+STEPS: list[Callable[[Demo], None]] = [seed_accounts, seed_projects, seed_money]
 
 
 class Command(BaseCommand):
