@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
+from django_q.tasks import async_task
 from sklearn.metrics import cohen_kappa_score
 
 from tasks.export import expert_pseudonym
@@ -49,7 +50,7 @@ from tasks.models import Annotation, Assignment, Item, Project
 
 from . import agreement
 from .aggregation import leave_one_out_agreement, majority, rating_consensus
-from .models import GoldResult, JudgeAnnotation
+from .models import AgreementReport, GoldResult, JudgeAnnotation
 from .services import score_against_gold
 from .units import LEVEL_NONE, Units, build_units
 
@@ -65,6 +66,14 @@ DISPUTED_LIMIT = 20
 CHUNK_SIZE = 20_000
 # Annotators x units cells per matrix when statistics need to know who answered what.
 MATRIX_CELLS = 20_000_000
+
+
+def request_report(project: Project, user=None) -> AgreementReport:
+    """A new pending report of the project, computed in the background once this
+    transaction commits."""
+    report = AgreementReport.objects.create(project=project, requested_by=user)
+    transaction.on_commit(lambda: async_task("quality.jobs.build_agreement_report", report.pk))
+    return report
 
 
 def counted_annotations(project: Project):

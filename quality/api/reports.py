@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from tasks.api.projects import visible_projects
 from tasks.models import Item, Project
 
 from ..models import AgreementReport, JudgeAnnotation
+from ..report import request_report
 
 JUDGE_ROWS_LIMIT = 10_000
 MAX_ROW_ERRORS = 100
@@ -171,10 +171,7 @@ class ProjectReportsView(generics.ListAPIView):
                    404: OpenApiResponse(description="No such project among yours.")},
     )
     def post(self, request, project_pk: int):
-        project = _project(request, project_pk)
-        report = AgreementReport.objects.create(project=project, requested_by=request.user)
-        transaction.on_commit(
-            lambda: async_task("quality.jobs.build_agreement_report", report.pk))
+        report = request_report(_project(request, project_pk), request.user)
         return Response(ReportAcceptedSerializer(report).data, status=status.HTTP_202_ACCEPTED,
                         headers={"Location": reverse("report-detail", kwargs={"pk": report.pk})})
 
