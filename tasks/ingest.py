@@ -144,7 +144,8 @@ def _json_problem(exc: Exception) -> str:
 
 def _unstorable(value: Any) -> str | None:
     """Why a parsed value cannot be stored, or None. PostgreSQL refuses NUL characters and
-    unpaired surrogates in text and JSON, which JSON escapes (\\u0000, \\ud800) let through."""
+    unpaired surrogates in text and JSON, which JSON escapes (\\u0000, \\ud800) let through,
+    and JSON has no infinity for a CSV cell's 1e999 to become."""
     if isinstance(value, str):
         if "\x00" in value:
             return "Contains a NUL character (\\u0000), which cannot be stored."
@@ -154,6 +155,8 @@ def _unstorable(value: Any) -> str | None:
             except UnicodeEncodeError:
                 return "Contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Holds a number too large to store."
     if isinstance(value, dict):
         return next((problem for key, item in value.items()
                      if (problem := _unstorable(key) or _unstorable(item))), None)

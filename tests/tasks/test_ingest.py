@@ -197,6 +197,15 @@ def test_csv_cell_problems_are_unreadable_rows():
     assert second.errors == [("non_field_errors", "The row has more cells than the header.")]
 
 
+def test_csv_cells_postgresql_cannot_store_are_unreadable():
+    body = csv_body("external_id,prompt,completions", 'a,x\x00y,"[""p"", ""q""]"',
+                    'b,x,"[""p"", 1e999]"')
+    [(_, first), (_, second)] = rows_of(ingest.read_csv(io.BytesIO(body), FIELDS))
+    assert first.errors == [("prompt", "Contains a NUL character (\\u0000), which cannot be "
+                                       "stored.")]
+    assert second.errors == [("completions", "Holds a number too large to store.")]
+
+
 @pytest.mark.parametrize(("header", "field", "message"), [
     ("", "non_field_errors", "The CSV file is empty"),
     ("prompt,completions", "external_id", "The header has no external_id column."),
