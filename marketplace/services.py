@@ -256,7 +256,9 @@ def grant_bonus(*, project: Project, expert, amount: Decimal, reason: str,
                                                    "cannot pay twice."]})
     available = ledger.get_account(Account.Kind.ORGANIZATION, project.currency,
                                    organization_id=project.organization_id)
-    ledger.lock([available])  # serializes retries under one key
+    expert_account = ledger.expert_account(expert.pk, project.currency)
+    # Both at once, in the ledger's lock order; this also serializes retries under one key.
+    ledger.lock([available, expert_account])
     existing = Bonus.objects.filter(project=project, idempotency_key=idempotency_key).first()
     if existing is not None:
         if (existing.expert_id, existing.amount, existing.reason) != (expert.pk, amount,
@@ -271,7 +273,6 @@ def grant_bonus(*, project: Project, expert, amount: Decimal, reason: str,
     bonus = Bonus.objects.create(project=project, expert=expert, amount=amount,
                                  currency=project.currency, reason=reason.strip(),
                                  idempotency_key=idempotency_key, created_by=by)
-    expert_account = ledger.expert_account(expert.pk, project.currency)
     fees = ledger.platform_account(Account.Kind.PLATFORM_FEES, project.currency)
     try:
         ledger.post(kind=Kind.BONUS, idempotency_key=f"bonus:{bonus.pk}", memo=bonus.reason,
