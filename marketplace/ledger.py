@@ -80,9 +80,15 @@ def find_account(kind: str, currency: str, *, organization_id: int | None = None
 
 
 def organization_accounts(organization_id: int, currency: str) -> tuple[Account, Account]:
-    """The organization's (available, reserved) accounts in one currency."""
-    return (get_account(Account.Kind.ORGANIZATION, currency, organization_id=organization_id),
-            get_account(Account.Kind.RESERVED, currency, organization_id=organization_id))
+    """The organization's (available, reserved) accounts in one currency; one query once
+    they exist, which is on every lease."""
+    kinds = (Account.Kind.ORGANIZATION, Account.Kind.RESERVED)
+    found = {account.kind: account for account in Account.objects.filter(
+        organization_id=organization_id, currency=currency, kind__in=kinds)}
+    available, reserved = (found.get(kind) or get_account(kind, currency,
+                                                         organization_id=organization_id)
+                           for kind in kinds)
+    return available, reserved
 
 
 def expert_account(expert_id: int, currency: str) -> Account:
@@ -137,16 +143,21 @@ def post(*, kind: str, lines: Sequence[Line], idempotency_key: str, memo: str = 
     for account_id, account in locked.items():
         if account.balance + deltas[account_id] < 0:
             raise InsufficientFunds(account, account.balance, -deltas[account_id])
-    try:
-        with transaction.atomic():
-            posted = Transaction.objects.create(kind=kind, memo=memo[:500],
-                                                idempotency_key=idempotency_key, **references)
-    except IntegrityError:
-        # Postings without a cached account (payout settlements) do not lock; the key decides.
-        existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return existing, False
+    values = {"kind": kind, "memo": memo[:500], "idempotency_key": idempotency_key,
+              **references}
+    if locked:
+        posted = Transaction.objects.create(**values)
+    else:
+        # Postings without a cached account (payout settlements) lock nothing: the unique
+        # key decides between concurrent ones.
+        try:
+            with transaction.atomic():
+                posted = Transaction.objects.create(**values)
+        except IntegrityError:
+            existing = Transaction.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return existing, False
     Entry.objects.bulk_create([Entry(transaction=posted, account=line.account,
                                      amount=line.amount, currency=line.account.currency)
                                for line in lines])

@@ -36,8 +36,6 @@ class Account(models.Model):
         PLATFORM_CASH = "platform_cash", "Platform cash (counterpart)"
         PAYOUTS_PENDING = "payouts_pending", "Payouts in flight"
 
-    ORGANIZATION_KINDS = (Kind.ORGANIZATION, Kind.RESERVED)
-    PLATFORM_KINDS = (Kind.PLATFORM_FEES, Kind.PLATFORM_CASH, Kind.PAYOUTS_PENDING)
     # Kinds whose balance is cached and must never go below zero.
     CACHED_KINDS = (Kind.ORGANIZATION, Kind.RESERVED, Kind.EXPERT)
 
@@ -230,7 +228,6 @@ class Transaction(models.Model):
 
     # What an organization spent: money that went to experts and the platform's fee.
     SPENDING_KINDS = (Kind.APPROVAL, Kind.BONUS)
-    SETTLING_KINDS = (Kind.PAYOUT_PAID, Kind.PAYOUT_FAILED)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     memo = models.CharField(max_length=500, blank=True)
