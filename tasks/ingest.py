@@ -408,7 +408,7 @@ def _type_name(value: Any) -> str:
 class RowChecker:
     """Validates the rows of one upload and remembers what was wrong with them.
 
-    It stops collecting after ``MAX_REPORTED_ROWS`` bad rows and at the project's row limit,
+    It stops collecting after ``MAX_REPORTED_ROWS`` bad rows and at the row limit,
     and it knows every external_id seen, to find repeats inside the upload.
     """
 
@@ -766,6 +766,9 @@ def _defer(user, project: Project, spooled: Path, file_format: str, filename: st
     return batch
 
 
+FINISHED = (Batch.Status.DONE, Batch.Status.FAILED)
+
+
 def _finish_failed(batch: Batch, errors: list[dict]) -> Batch:
     batch.status = Batch.Status.FAILED
     batch.errors = errors
@@ -783,14 +786,13 @@ def run_batch(batch_id: int) -> Batch:
     job breaks off. The project's external_ids are read once up front (a few tens of MB for
     a million items) so that the rows can go in as one statement.
     """
-    batch = Batch.objects.select_related("project").get(pk=batch_id)
-    if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
+    batch = Batch.objects.get(pk=batch_id)
+    if batch.status in FINISHED:
         return batch
+    # Conditional, so that a second run of the job cannot undo the first one's result.
+    Batch.objects.filter(pk=batch.pk, status__in=[Batch.Status.PENDING, Batch.Status.PROCESSING]
+                         ).update(status=Batch.Status.PROCESSING, rows=0)
     path = Path(settings.MEDIA_ROOT) / batch.upload_path
-    if not path.exists():
-        return _finish_failed(batch, [row_error(0, NON_FIELD, (
-            "The uploaded file is no longer available; upload it again."))])
-    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PROCESSING, rows=0)
     try:
         with transaction.atomic():
             batch = _ingest_spooled(batch, path)
@@ -803,8 +805,11 @@ def run_batch(batch_id: int) -> Batch:
 def _ingest_spooled(batch: Batch, path: Path) -> Batch:
     _lock_project(batch.project_id)
     batch.refresh_from_db()
-    if batch.status in (Batch.Status.DONE, Batch.Status.FAILED):
+    if batch.status in FINISHED:
         return batch
+    if not path.exists():
+        raise UploadRejected([row_error(0, NON_FIELD, (
+            "The uploaded file is no longer available; upload it again."))])
     project = Project.objects.get(pk=batch.project_id)
     if project.status == Project.Status.ARCHIVED:
         raise UploadRejected([row_error(0, NON_FIELD, (

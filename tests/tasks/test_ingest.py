@@ -582,6 +582,17 @@ def test_the_row_limit_fails_a_background_batch(settings, small_sync_limit, proj
     assert batch.errors[0]["message"].startswith("An upload holds at most 8 rows")
 
 
+def test_a_late_second_run_of_the_job_leaves_the_first_ones_result(monkeypatch,
+                                                                    small_sync_limit, project):
+    batch = upload(project, jsonl(*[item(n) for n in range(6)]))
+    stale = Batch.objects.get(pk=batch.pk)  # what a second run read before the first ended
+    assert ingest.run_batch(batch.pk).status == "done"
+    monkeypatch.setattr(Batch.objects, "get", lambda **kwargs: stale)
+    ingest.run_batch(batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.created, batch.existing) == ("done", 6, 0)
+
+
 def test_a_batch_whose_file_is_gone_fails(settings, small_sync_limit, project):
     batch = upload(project, jsonl(*[item(n) for n in range(6)]))
     for path in spooled_files(settings):
