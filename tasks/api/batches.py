@@ -119,13 +119,15 @@ class ProjectBatchesView(generics.ListAPIView):
         summary="Upload items",
         description=(
             "All-or-nothing: every row is validated against the project's fields (gold "
-            "answers against its questions) and nothing is stored unless all are valid. Up to "
-            f"`BATCH_SYNC_ROW_LIMIT` rows (default {settings.BATCH_SYNC_ROW_LIMIT:,}) the items "
-            "are stored before the answer (201); a larger upload is answered 202 and stored in "
-            "the background: poll `GET /api/v1/batches/{id}/`. An `external_id` the project "
-            "already has counts as `existing` and is left unchanged; one repeated within the "
-            "upload is an error. A completed project that receives new non-gold items becomes "
-            "active again. Owners, admins and members may upload."),
+            "answers against its questions) and nothing is stored unless all are valid. Send "
+            "a JSON array body, or a multipart `file` (`.jsonl`, `.json` or `.csv`, UTF-8). Up "
+            f"to `BATCH_SYNC_ROW_LIMIT` rows (default {settings.BATCH_SYNC_ROW_LIMIT:,}) the "
+            "items are stored before the answer (201); a larger upload is answered 202 and "
+            "stored in the background: poll `GET /api/v1/batches/{id}/`. An `external_id` the "
+            "project already has counts as `existing` and is left unchanged; one repeated "
+            "within the upload is an error. New items take the project's overlap. A completed "
+            "project that receives new non-gold items becomes active again. Owners, admins "
+            "and members may upload."),
         parameters=[OpenApiParameter(
             "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
             description="Repeating a key on the same project returns the first batch, with "
@@ -135,12 +137,15 @@ class ProjectBatchesView(generics.ListAPIView):
         responses={
             201: BatchSerializer,
             202: BatchAcceptedSerializer,
-            400: OpenApiResponse(UploadErrorsSerializer,
-                                 description="Bad rows; nothing was stored."),
+            400: OpenApiResponse(UploadErrorsSerializer, description=(
+                "Bad rows, at most the first 100 (`row` 0 is the file as a whole), or more "
+                "than `BATCH_MAX_ROWS` rows; nothing was stored. A missing or misnamed `file` "
+                "answers DRF's `{\"file\": [...]}` instead.")),
             403: _detail("Your role in the organization does not allow uploads."),
             404: _detail("No such project among your organizations'."),
             409: _detail("The project is archived."),
-            413: _detail("The upload is larger than `BATCH_MAX_BYTES`."),
+            413: _detail("The request body is larger than `BATCH_MAX_BYTES`."),
+            415: _detail("Neither a JSON body nor a multipart form."),
         },
     )
     def post(self, request, project_pk: int):
