@@ -254,3 +254,35 @@ def test_money_is_decimal_in_every_model_and_response(customer, organization):
         response = client.get(url)
         assert response.status_code == 200, url
         assert floats_in(json.loads(response.content)) == [], url
+
+
+def test_every_money_endpoint_answers_anonymous_callers_401(customer, organization, api):
+    project = paid_project(customer)
+    org, pk = organization.pk, project.pk
+    for method, url in [
+        ("get", f"/api/v1/orgs/{org}/deposits/"), ("post", f"/api/v1/orgs/{org}/deposits/"),
+        ("post", f"/api/v1/orgs/{org}/refunds/"), ("get", f"/api/v1/orgs/{org}/balance/"),
+        ("get", f"/api/v1/orgs/{org}/statement/"), ("get", f"/api/v1/projects/{pk}/funding/"),
+        ("get", f"/api/v1/projects/{pk}/bonuses/"), ("post", f"/api/v1/projects/{pk}/bonuses/"),
+        ("put", f"/api/v1/projects/{pk}/quality-bonus/"),
+        ("get", f"/api/v1/projects/{pk}/invitations/"),
+        ("get", f"/api/v1/projects/{pk}/applications/"), ("get", "/api/v1/experts/"),
+        ("get", "/api/v1/marketplace/projects/"), ("get", "/api/v1/me/earnings/"),
+        ("get", "/api/v1/me/payouts/"), ("get", "/api/v1/me/invitations/"),
+        ("get", "/api/v1/me/applications/"),
+    ]:
+        assert getattr(api, method)(url, {}, format="json").status_code == 401, (method, url)
+
+
+def test_another_organizations_project_money_is_a_404(customer, other_customer):
+    project = paid_project(customer)
+    client = client_for(other_customer)
+    for url in [f"/api/v1/projects/{project.pk}/funding/",
+                f"/api/v1/projects/{project.pk}/bonuses/",
+                f"/api/v1/projects/{project.pk}/quality-bonus/",
+                f"/api/v1/projects/{project.pk}/invitations/"]:
+        assert client.get(url).status_code == 404, url
+    assert client.put(f"/api/v1/projects/{project.pk}/quality-bonus/",
+                      {"rate": "0.1", "min_trust": "0.5"}, format="json").status_code == 404
+    expert = client_for(factories.expert())
+    assert expert.get(f"/api/v1/projects/{project.pk}/funding/").status_code == 404

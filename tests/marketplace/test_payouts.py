@@ -186,3 +186,11 @@ class TestAPI:
         other = client_for(earn(customer, times=1))
         assert other.get(f"{PAYOUTS}{payout.pk}/").status_code == 404
         assert client_for(expert).get(f"{PAYOUTS}{payout.pk}/").status_code == 200
+
+
+def test_the_payout_job_is_scheduled_after_migrations():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="marketplace.jobs.process_payouts")
+    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
+        "marketplace.jobs.process_payouts", Schedule.MINUTES, -1)
