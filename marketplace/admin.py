@@ -92,7 +92,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "kind", "memo", "project", "assignment", "payout"]
     list_filter = ["kind"]
     search_fields = ["idempotency_key", "memo"]
-    list_select_related = ["project"]
+    list_select_related = ["project", "assignment", "payout"]
     inlines = [EntryInline]
     date_hierarchy = "created_at"
 
