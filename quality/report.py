@@ -68,11 +68,15 @@ CHUNK_SIZE = 20_000
 MATRIX_CELLS = 20_000_000
 
 
-def request_report(project: Project, user=None) -> AgreementReport:
-    """A new pending report of the project, computed in the background once this
-    transaction commits."""
-    report = AgreementReport.objects.create(project=project, requested_by=user)
+def schedule(report: AgreementReport) -> None:
+    """Compute the report in the background once the current transaction commits."""
     transaction.on_commit(lambda: async_task("quality.jobs.build_agreement_report", report.pk))
+
+
+def request_report(project: Project, user=None) -> AgreementReport:
+    """A new pending report of the project, scheduled."""
+    report = AgreementReport.objects.create(project=project, requested_by=user)
+    schedule(report)
     return report
 
 
