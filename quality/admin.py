@@ -246,3 +246,7 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_select_related = ["project", "reviewer"]
     raw_id_fields = ["annotation", "project", "reviewer"]
     show_full_result_count = False
+
+
+# The agreement report pages live in a module of their own.
+from . import admin_reports  # noqa: E402, F401
