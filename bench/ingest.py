@@ -31,7 +31,7 @@ from tasks.models import Batch
 from .common import conninfo, result, timed
 
 ITEMS = 100_000
-ROUNDS = 3
+ROUNDS = 5
 TARGET_RATIO = 0.5
 VOCABULARY = (
     "the patient presented with acute chest pain radiating to the left arm and an elevated "
