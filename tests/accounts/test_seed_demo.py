@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import CommandError, call_command
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD, EXPERTS
+from accounts.demo import DEMO_PASSWORD, EXPERTS
 from accounts.models import Credential, Expertise, ExpertProfile, Membership, Organization
 
 pytestmark = pytest.mark.django_db

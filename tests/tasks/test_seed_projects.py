@@ -3,8 +3,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD, PROJECTS
+from accounts.demo import DEMO_PASSWORD
 from tasks import schema
+from tasks.demo import PROJECTS
 from tasks.models import Batch, Item, Project
 
 pytestmark = pytest.mark.django_db
