@@ -15,6 +15,7 @@ from pathlib import Path
 
 MODULES = [
     "ingest",
+    "routing",
 ]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

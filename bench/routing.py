@@ -17,6 +17,7 @@ import psycopg
 from django.core.exceptions import PermissionDenied
 from django.db import connection, connections
 from django.db.models import F
+from django.test.utils import override_settings
 
 from accounts import services as account_services
 from accounts.models import Domain, ExpertProfile
@@ -31,6 +32,9 @@ TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
 
 
+# Bench users never log in; hashing their passwords the production way would only add
+# seconds to the set-up.
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 def _setup():
     operator = account_services.User.objects.create_user(
         "bench-operator", "op@bench.test", "x", is_staff=True)
