@@ -32,10 +32,12 @@ numpy reads as fixed-width records, with no Python step per row; other kinds str
 a slice of units at a time, so memory stays bounded however many experts a project has.
 """
 
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,6 +68,8 @@ DISPUTED_LIMIT = 20
 CHUNK_SIZE = 20_000
 # Annotators x units cells per matrix when statistics need to know who answered what.
 MATRIX_CELLS = 20_000_000
+# Questions analysed at once; each holds its own matrices in memory meanwhile.
+ANALYSIS_THREADS = min(4, os.cpu_count() or 1)
 
 
 def schedule(report: AgreementReport) -> None:
@@ -196,7 +200,7 @@ def _answered(value: Any, kind: str) -> bool:
 def _scalar_units(question: dict, item: np.ndarray, expert: np.ndarray,
                   codes: np.ndarray) -> Units:
     """The Units build_units makes for a label, rating or pairwise question, from the
-    codes the database computed."""
+    codes the database computed for rows sorted by item, then expert."""
     name, kind = question["name"], question["kind"]
     keep = ~np.isnan(codes)
     codes = codes[keep]
@@ -214,17 +218,16 @@ def _scalar_units(question: dict, item: np.ndarray, expert: np.ndarray,
         raise ValueError(f"an answer to {name!r} lies outside {list(domain)}")
     item_ids, unit = _factorize(item[keep])
     annotator_ids, annotator = _factorize(expert[keep])
-    order = np.argsort(unit * len(annotator_ids) + annotator, kind="stable")
     return Units(kind=kind, level=template.level, value_domain=domain,
                  value_labels=template.value_labels, annotator_ids=annotator_ids,
                  item_ids=item_ids, unit_item=np.arange(len(item_ids)),
-                 unit_part=np.zeros(len(item_ids), np.int64), unit_idx=unit[order],
-                 annotator_idx=annotator[order], values=codes[order])
+                 unit_part=np.zeros(len(item_ids), np.int64), unit_idx=unit,
+                 annotator_idx=annotator, values=codes)
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct ids and each value's index; database ids are dense enough that a
-    presence table beats sorting."""
+    """Sorted distinct values and each value's index. Database ids (and pair keys of a few
+    annotators) are dense enough that a presence table beats sorting."""
     if len(values) == 0:
         return values, values
     low, high = int(values.min()), int(values.max())
@@ -248,6 +251,9 @@ def read(project: Project) -> Scan:
     item = expert = None
     if fast:
         item, expert, *columns = _copy_codes(project, fast)
+        # Sorted once for every question: Units are ordered by unit, then annotator.
+        order = np.argsort(_factorize(item)[1] * (int(expert.max(initial=0)) + 1) + expert)
+        item, expert, columns = item[order], expert[order], [c[order] for c in columns]
         for question, codes in zip(fast, columns, strict=True):
             present = ~np.isnan(codes)
             answered[question["name"]] = int(present.sum())
@@ -356,7 +362,7 @@ def pair_tables(units: Units) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     if not pair_keys:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, np.zeros((0, v, v), np.int64)
-    keys, pair = np.unique(np.concatenate(pair_keys), return_inverse=True)
+    keys, pair = _factorize(np.concatenate(pair_keys))
     tables = np.bincount(pair * v * v + np.concatenate(cells), minlength=len(keys) * v * v)
     items = np.bincount(pair, weights=np.concatenate(shared), minlength=len(keys))
     return keys // n, keys % n, items.astype(np.int64), tables.reshape(len(keys), v, v)
@@ -522,9 +528,56 @@ def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus:
 
 # The report.
 
+@dataclass
+class QuestionAnalysis:
+    """What the report takes from one question's units. It is computed without the
+    database, so that questions can be analysed side by side: numpy releases the GIL."""
+
+    stats: dict
+    units: Units | None = None
+    packed: np.ndarray | None = None
+    consensus: Consensus | None = None
+    confusion: dict | None = None
+    kappas: list = field(default_factory=list)
+    loo: tuple[np.ndarray, np.ndarray] | None = None
+    item_agreement: tuple[np.ndarray, np.ndarray] | None = None
+    judges: dict = field(default_factory=dict)
+
+
+def analyse(question: dict, units: Units | None, answered: int, items: int,
+            judged: Units | None = None) -> QuestionAnalysis:
+    packed = units.packed() if units is not None and units.n_units else None
+    stats = question_stats(question, units, packed, answered, items)
+    if packed is None:
+        return QuestionAnalysis(stats)
+    consensus = consensus_of(units, packed)
+    return QuestionAnalysis(
+        stats, units, packed, consensus,
+        confusion=({"question": question["name"], **confusion(units, packed, consensus)}
+                   if question["kind"] in LABEL_KINDS else None),
+        kappas=pairwise_kappas(units),
+        loo=leave_one_out(units),
+        item_agreement=item_agreement(units, consensus),
+        judges=(judge_alignment(question, units, packed, consensus, judged)
+                if judged is not None else {}),
+    )
+
+
 def build_report(project: Project) -> dict:
     """Compute the project's agreement report as a JSON-ready dict (see the module doc)."""
     scan = read(project)
+    judged_questions = [q for q in project.questions if q["name"] in scan.units]
+    judged: dict[str, Units] = {}
+    if JudgeAnnotation.objects.filter(project=project).exists():
+        fields = _item_fields(project, judged_questions)
+        rows = _judge_rows(project, judged_questions)
+        judged = {q["name"]: build_units(rows[q["name"]], q, fields.get(q["name"]))
+                  for q in judged_questions if rows[q["name"]]}
+    with ThreadPoolExecutor(max_workers=ANALYSIS_THREADS) as pool:
+        analyses = list(pool.map(
+            lambda q: analyse(q, scan.units.get(q["name"]), scan.answered[q["name"]],
+                              scan.answered_items[q["name"]], judged.get(q["name"])),
+            project.questions))
     pseudonym: dict[int, str] = {}
 
     def name(expert_id: int) -> str:
@@ -532,61 +585,44 @@ def build_report(project: Project) -> dict:
             pseudonym[expert_id] = expert_pseudonym(project.pk, expert_id)
         return pseudonym[expert_id]
 
-    expert_ids, expert_rows = np.unique(scan.expert, return_counts=True)
-    item_ids = np.unique(scan.item)
+    expert_ids, expert_of_row = _factorize(scan.expert)
+    expert_rows = np.bincount(expert_of_row, minlength=len(expert_ids))
+    item_ids = _factorize(scan.item)[0]
     loo_total = np.zeros(len(expert_ids))
     loo_scored = np.zeros(len(expert_ids), np.int64)
     per_question_loo: dict[int, dict] = defaultdict(dict)
     kappas_of: dict[int, list[float]] = defaultdict(list)
     dispute_sum = np.zeros(len(item_ids))
     dispute_n = np.zeros(len(item_ids), np.int64)
-    judged_questions = [q for q in project.questions if q["name"] in scan.units]
-    judge_triples = (_judge_rows(project, judged_questions)
-                     if JudgeAnnotation.objects.filter(project=project).exists() else {})
-    judge_fields = _item_fields(project, judged_questions) if judge_triples else {}
-    questions, pairs, confusions, judges = [], [], [], defaultdict(list)
-    consensus_by_question: dict[str, tuple[Units, Consensus, np.ndarray]] = {}
-
-    for question in project.questions:
-        qname = question["name"]
-        units = scan.units.get(qname)
-        packed = units.packed() if units is not None and units.n_units else None
-        questions.append(question_stats(question, units, packed, scan.answered[qname],
-                                        scan.answered_items[qname]))
-        if packed is None:
+    pairs, judges = [], defaultdict(list)
+    for question, analysis in zip(project.questions, analyses, strict=True):
+        if analysis.units is None:
             continue
-        consensus = consensus_of(units, packed)
-        consensus_by_question[qname] = (units, consensus, packed)
-        if question["kind"] in LABEL_KINDS:
-            confusions.append({"question": qname, **confusion(units, packed, consensus)})
-        for a, b, shared, kappa in pairwise_kappas(units):
+        qname, units = question["name"], analysis.units
+        for a, b, shared, kappa in analysis.kappas:
             pairs.append({"question": qname, "a": name(a), "b": name(b), "shared": shared,
                           "kappa": kappa})
             if kappa is not None:
                 kappas_of[a].append(kappa)
                 kappas_of[b].append(kappa)
-        total, scored = leave_one_out(units)
+        total, scored = analysis.loo
         where = np.searchsorted(expert_ids, units.annotator_ids)
         loo_total[where] += total
         loo_scored[where] += scored
         for index, expert_id in enumerate(units.annotator_ids.tolist()):
             if scored[index]:
                 per_question_loo[expert_id][qname] = float(total[index] / scored[index])
-        mean, has = item_agreement(units, consensus)
+        mean, has = analysis.item_agreement
         where = np.searchsorted(item_ids, units.item_ids)
         dispute_sum[where[has]] += mean[has]
         dispute_n[where[has]] += 1
-        if judge_triples.get(qname):
-            judged = build_units(judge_triples[qname], question, judge_fields.get(qname))
-            for judge, row in judge_alignment(question, units, packed, consensus,
-                                              judged).items():
-                judges[judge].append(row)
+        for judge, row in analysis.judges.items():
+            judges[judge].append(row)
 
     gold = gold_accuracy(project)
-    everyone = sorted(set(expert_ids.tolist()) | set(gold))
     rows_of = dict(zip(expert_ids.tolist(), expert_rows.tolist(), strict=True))
     experts = []
-    for expert_id in everyone:
+    for expert_id in sorted(set(rows_of) | set(gold)):
         index = np.searchsorted(expert_ids, expert_id)
         scored = loo_scored[index] if rows_of.get(expert_id) else 0
         mean_gold, gold_n = gold.get(expert_id, (None, 0))
@@ -601,17 +637,19 @@ def build_report(project: Project) -> dict:
             "questions": per_question_loo.get(expert_id, {}),
         })
     experts.sort(key=lambda row: (-row["annotations"], row["expert"]))
+    by_question = {q["name"]: (a.units, a.consensus, a.packed)
+                   for q, a in zip(project.questions, analyses, strict=True) if a.units}
 
     return {
         "generated_at": timezone.now().isoformat(),
         "items": len(item_ids),
         "annotations": len(scan.item),
-        "questions": questions,
+        "questions": [analysis.stats for analysis in analyses],
         "pairwise_kappa": pairs,
         "experts": experts,
-        "confusion": confusions,
+        "confusion": [a.confusion for a in analyses if a.confusion],
         "disputed_items": disputed_items(project, item_ids, dispute_sum, dispute_n,
-                                         consensus_by_question),
+                                         by_question),
         "judges": [{"judge": judge, "accuracy": float(np.mean([r["accuracy"] for r in rows])),
                     "questions": rows} for judge, rows in sorted(judges.items())],
     }
