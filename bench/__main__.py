@@ -16,6 +16,7 @@ from pathlib import Path
 MODULES = [
     "ingest",
     "routing",
+    "agreement",
 ]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
