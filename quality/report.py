@@ -109,9 +109,10 @@ class Scan:
 
 def _sql_code(question: dict) -> tuple[str, list]:
     """A SQL expression for the code build_units gives the question's answer: NaN for no
-    answer, -1 (labels) or Infinity (other kinds) for an answer that is not valid, so that
-    it is refused rather than dropped. Each expression reads the answer once per row in the
-    common case: extracting a key from jsonb is most of the cost."""
+    answer, -1 (labels) or Infinity (pairwise) for an answer that is not valid, so that it is
+    refused rather than dropped; a rating that is not a number fails the cast, and with it
+    the report. Each expression reads the answer once per row in the common case:
+    extracting a key from jsonb is most of the cost."""
     name = question["name"]
     kind = question["kind"]
     if kind == "label":
