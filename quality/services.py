@@ -302,7 +302,8 @@ def settle_overlap(annotation: Annotation, project: Project) -> None:
 
 
 SUBMISSION_PROJECT_SQL = """
-SELECT p.*,
+SELECT p.id, p.domain_id, p.questions, p.overlap, p.max_overlap, p.review_rate,
+  p.agreement_threshold, p.rating_spread_threshold,
   EXISTS (SELECT 1 FROM tasks_projectexpert r
           WHERE r.project_id = p.id AND r.expert_id = %s AND r.review_all) AS review_all,
   EXISTS (SELECT 1 FROM quality_qualityrule q

@@ -53,7 +53,8 @@ def allowed_degrees(profile: ExpertProfile) -> list[str]:
 # it must be qualified unless the project accepts claims, not suspended, and its trust at the
 # project's floor. Private projects need an allowed roster entry; removed experts get nothing.
 ELIGIBLE_PROJECTS_SQL = """
-SELECT p.*, EXISTS (
+SELECT p.id, p.organization_id, p.domain_id, p.name, p.status, p.gold_rate,
+  p.assignment_ttl_s, p.price_per_item, p.currency, EXISTS (
     SELECT 1 FROM tasks_assignment x
     WHERE x.project_id = p.id AND x.status = 'assigned' AND x.expires_at <= %s
   ) AS has_expired_leases
@@ -85,7 +86,8 @@ def eligible_projects(profile: ExpertProfile, now: datetime | None = None,
     """Active projects the expert may pull from (funding is checked when leasing).
 
     Raw SQL because it runs on every `next`; the ORM spent longer building this query than
-    PostgreSQL spent answering it.
+    PostgreSQL spent answering it. Only the columns leasing needs are read; any other field
+    loads on first access.
     """
     if not profile.can_work:
         return []
@@ -145,7 +147,7 @@ def check_can_work(profile: ExpertProfile | None) -> ExpertProfile:
 
 
 LOCK_PROFILE_SQL = """
-SELECT e.*, (
+SELECT e.user_id, e.verification, e.status, e.status_reason, e.highest_degree, (
     SELECT COUNT(*) FROM tasks_assignment a
     WHERE a.expert_id = %s AND a.status = 'assigned' AND a.expires_at > %s
   ) AS active_leases
