@@ -184,7 +184,7 @@ class TestDynamicOverlap:
         work(project, factories.expert(), {"label": "yes"})
         work(project, factories.expert(), {"label": "maybe"})
         assert project.items.get().overlap == 2
-        assert Review.objects.filter(reason="disputed").count() == 2
+        assert Review.objects.filter(project=project, reason="disputed").count() == 2
 
 
 class TestReviewQueue:
