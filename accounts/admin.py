@@ -60,19 +60,16 @@ class ReasonForm(forms.Form):
                              help_text="The expert reads this reason.")
 
 
-def ask_reason(modeladmin, request, queryset, title: str, apply):
-    """An action that needs a reason shows a form first, then applies to every expert."""
+def ask_reason(modeladmin, request, queryset, title: str, apply) -> TemplateResponse | None:
+    """An admin action that needs a reason shows a form first, then calls `apply(reason)`."""
     if "apply" in request.POST:
         form = ReasonForm(request.POST)
         if form.is_valid():
-            for expert in queryset:
-                apply(expert, form.cleaned_data["reason"])
-            modeladmin.message_user(request, f"{title}: {queryset.count()} expert(s).",
-                                    messages.SUCCESS)
+            apply(form.cleaned_data["reason"])
             return None
     else:
         form = ReasonForm()
-    return TemplateResponse(request, "admin/accounts/reason_action.html", {
+    return TemplateResponse(request, "admin/reason_action.html", {
         **modeladmin.admin_site.each_context(request),
         "title": title,
         "form": form,
@@ -120,17 +117,25 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reject selected experts (with a reason)")
     def reject(self, request, queryset):
-        return ask_reason(self, request, queryset, "Reject experts", lambda e, reason:
-                          services.set_verification(
-                              expert=e, actor=request.user, reason=reason,
-                              verification=ExpertProfile.Verification.REJECTED))
+        def apply(reason: str) -> None:
+            for expert in queryset:
+                services.set_verification(expert=expert, actor=request.user, reason=reason,
+                                          verification=ExpertProfile.Verification.REJECTED)
+            self.message_user(request, f"Rejected {queryset.count()} expert(s).",
+                              messages.SUCCESS)
+
+        return ask_reason(self, request, queryset, "Reject experts", apply)
 
     @admin.action(description="Suspend selected experts (with a reason)")
     def suspend(self, request, queryset):
-        return ask_reason(self, request, queryset, "Suspend experts", lambda e, reason:
-                          services.set_expert_status(
-                              expert=e, actor=request.user, reason=reason,
-                              status=ExpertProfile.Status.SUSPENDED))
+        def apply(reason: str) -> None:
+            for expert in queryset:
+                services.set_expert_status(expert=expert, actor=request.user, reason=reason,
+                                           status=ExpertProfile.Status.SUSPENDED)
+            self.message_user(request, f"Suspended {queryset.count()} expert(s).",
+                              messages.SUCCESS)
+
+        return ask_reason(self, request, queryset, "Suspend experts", apply)
 
     @admin.action(description="Reinstate selected experts")
     def reinstate(self, request, queryset):

@@ -1,15 +1,14 @@
 """Finance operators' console: accounts with their balances, the ledger (read-only: money
 moves only through the services), payouts to settle by hand, and the reconciliation page."""
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin import ask_reason
 from config.exceptions import Conflict
 
 from . import ledger, services
@@ -97,11 +96,6 @@ class TransactionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             help_text="The expert reads this reason.")
-
-
 @admin.register(Payout)
 class PayoutAdmin(ReadOnlyAdmin):
     list_display = ["id", "expert", "amount", "currency", "status", "requested_at",
@@ -140,17 +134,8 @@ class PayoutAdmin(ReadOnlyAdmin):
     @admin.action(description="Mark selected payouts failed (the money returns to the expert)",
                   permissions=["change"])
     def mark_failed(self, request, queryset):
-        if "apply" in request.POST:
-            form = ReasonForm(request.POST)
-            if form.is_valid():
-                self._settle(request, queryset, paid=False, reason=form.cleaned_data["reason"])
-                return None
-        else:
-            form = ReasonForm()
-        return TemplateResponse(request, "admin/marketplace/reason_action.html", {
-            **self.admin_site.each_context(request), "title": "Mark payouts failed",
-            "form": form, "queryset": queryset, "action": request.POST["action"],
-            "action_checkbox_name": ACTION_CHECKBOX_NAME, "opts": self.model._meta})
+        return ask_reason(self, request, queryset, "Mark payouts failed", lambda reason:
+                          self._settle(request, queryset, paid=False, reason=reason))
 
 
 @admin.register(Deposit)
