@@ -13,32 +13,19 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
-from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import Domain, ExpertProfile
 from marketplace import jobs
 from tests.conftest import client_for
+from tests.e2e.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "Mitral-Valve-Prolapse-19"
 
 
 @pytest.fixture(autouse=True)
 def _payout_files(settings, tmp_path):
     settings.VAR_DIR = tmp_path
-
-
-def signed_in(kind: str, **body) -> tuple[APIClient, dict]:
-    client = APIClient()
-    response = client.post(f"/api/v1/auth/signup/{kind}/",
-                           {"email": f"{body['username']}@example.com", "password": PASSWORD,
-                            **body}, format="json")
-    assert response.status_code == 201, response.json()
-    token = client.post("/api/v1/auth/token/", {"username": body["username"],
-                                                "password": PASSWORD}).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client, response.json()
 
 
 def test_a_customer_funds_work_an_expert_is_paid_and_the_books_balance(staff, settings):

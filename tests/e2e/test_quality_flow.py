@@ -9,24 +9,12 @@ from rest_framework.test import APIClient
 
 from tests import factories
 from tests.conftest import client_for
+from tests.e2e.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "Mitral-Valve-Prolapse-3"
 FIELDS = [{"name": "prompt", "type": "text"}, {"name": "completions", "type": "text_list"}]
 QUESTIONS = [{"name": "better", "kind": "pairwise", "field": "completions"}]
 TEST_GOLD = {f"Test question {n}?": "A" if n % 2 else "B" for n in range(6)}
-
-
-def signed_in(kind: str, **body) -> tuple[APIClient, dict]:
-    client = APIClient()
-    response = client.post(f"/api/v1/auth/signup/{kind}/",
-                           {"email": f"{body['username']}@example.com", "password": PASSWORD,
-                            **body}, format="json")
-    assert response.status_code == 201, response.json()
-    token = client.post("/api/v1/auth/token/", {"username": body["username"],
-                                                "password": PASSWORD}).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client, response.json()
 
 
 def verified_expert(operator: APIClient, username: str) -> tuple[APIClient, dict]:

@@ -14,22 +14,10 @@ from accounts.models import Domain, ExpertProfile
 from tasks.models import Item
 from tests import factories
 from tests.conftest import client_for
+from tests.e2e.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "Sinus-Rhythm-Regular-72"
 ITEMS = 4
-
-
-def signed_in(kind: str, **body) -> tuple[APIClient, dict]:
-    client = APIClient()
-    response = client.post(f"/api/v1/auth/signup/{kind}/",
-                           {"email": f"{body['username']}@example.com", "password": PASSWORD,
-                            **body}, format="json")
-    assert response.status_code == 201, response.json()
-    token = client.post("/api/v1/auth/token/", {"username": body["username"],
-                                                "password": PASSWORD}).json()["token"]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client, response.json()
 
 
 def expert_signup(username: str) -> tuple[APIClient, dict]:
