@@ -28,10 +28,10 @@ from tasks.export import (
     CHUNK_SIZE,
     ExportUnavailable,
     Row,
-    _prompt_field,
-    _prompt_turns,
-    _sft_rows,
+    prompt_field,
+    prompt_turns,
     register_view,
+    sft_rows,
 )
 from tasks.models import Annotation, Assignment, Project
 
@@ -69,7 +69,7 @@ def dpo_rows(project: Project, min_margin: str | None = None) -> Iterator[Row]:
     if not questions:
         raise ExportUnavailable("The dpo view needs a pairwise or ranking question; this "
                                 "project has none.")
-    field = _prompt_field(project, "dpo")
+    field = prompt_field(project, "dpo")
     return _dpo_rows(project, field, questions, _min_margin(min_margin))
 
 
@@ -98,7 +98,7 @@ def _dpo_rows(project: Project, field: dict, questions: list[dict],
               min_margin: float) -> Iterator[Row]:
     conversational = field["type"] == "messages"
     for item in consensus(project, questions=questions, gold=False):
-        turns = _prompt_turns(field, item.data)
+        turns = prompt_turns(field, item.data)
         if not turns:
             continue
         prompt = turns if conversational else turns[0]["content"]
@@ -124,8 +124,8 @@ def sft_rows(project: Project) -> Iterator[Row]:
     question = next((q["name"] for q in project.questions if q["kind"] == "text"), None)
     if question is None:
         raise ExportUnavailable("The sft view needs a text question; this project has none.")
-    field = _prompt_field(project, "sft")
-    return _sft_rows(field, question, _accepted_texts(project))
+    field = prompt_field(project, "sft")
+    return sft_rows(field, question, _accepted_texts(project))
 
 
 def _accepted_texts(project: Project) -> Iterable[tuple[dict, dict]]:

@@ -185,7 +185,7 @@ def _training_answers(project: Project) -> Iterator[tuple[dict, dict]]:
         yield data, answer if final_answer is None else final_answer
 
 
-def _prompt_field(project: Project, view: str) -> dict:
+def prompt_field(project: Project, view: str) -> dict:
     """Where an item's prompt lives: a ``messages`` field when the project has one (its turns
     open the conversation), otherwise the text field named ``prompt`` or else the first text
     field (a single user turn, or TRL's standard string prompt)."""
@@ -200,7 +200,7 @@ def _prompt_field(project: Project, view: str) -> dict:
     return chosen
 
 
-def _prompt_turns(field: dict, data: dict) -> list[dict] | None:
+def prompt_turns(field: dict, data: dict) -> list[dict] | None:
     value = data.get(field["name"])
     if field["type"] == "messages":
         return [{"role": turn["role"], "content": turn["content"]} for turn in value or []]
@@ -214,15 +214,15 @@ def sft_rows(project: Project) -> Iterator[Row]:
     question = next((q["name"] for q in project.questions if q["kind"] == "text"), None)
     if question is None:
         raise ExportUnavailable("The sft view needs a text question; this project has none.")
-    field = _prompt_field(project, "sft")
-    return _sft_rows(field, question, _training_answers(project))
+    field = prompt_field(project, "sft")
+    return sft_rows(field, question, _training_answers(project))
 
 
-def _sft_rows(field: dict, question: str, answers: Iterable[tuple[dict, dict]]
+def sft_rows(field: dict, question: str, answers: Iterable[tuple[dict, dict]]
               ) -> Iterator[Row]:
     for data, answer in answers:
         text = answer.get(question)
-        turns = _prompt_turns(field, data)
+        turns = prompt_turns(field, data)
         if isinstance(text, str) and text.strip() and turns:
             yield {"messages": [*turns, {"role": "assistant", "content": text}]}
 
@@ -238,7 +238,7 @@ def dpo_rows(project: Project) -> Iterator[Row]:
     if not questions:
         raise ExportUnavailable("The dpo view needs a pairwise or ranking question; this "
                                 "project has none.")
-    field = _prompt_field(project, "dpo")
+    field = prompt_field(project, "dpo")
     return _dpo_rows(field, questions, _training_answers(project))
 
 
@@ -259,7 +259,7 @@ def _dpo_rows(field: dict, questions: list[dict], answers: Iterable[tuple[dict, 
               ) -> Iterator[Row]:
     conversational = field["type"] == "messages"
     for data, answer in answers:
-        turns = _prompt_turns(field, data)
+        turns = prompt_turns(field, data)
         if not turns:
             continue
         prompt = turns if conversational else turns[0]["content"]
