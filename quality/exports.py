@@ -28,10 +28,10 @@ from tasks.export import (
     CHUNK_SIZE,
     ExportUnavailable,
     Row,
+    chat_rows,
     prompt_field,
     prompt_turns,
     register_view,
-    sft_rows,
 )
 from tasks.models import Annotation, Assignment, Project
 
@@ -125,7 +125,7 @@ def sft_rows(project: Project) -> Iterator[Row]:
     if question is None:
         raise ExportUnavailable("The sft view needs a text question; this project has none.")
     field = prompt_field(project, "sft")
-    return sft_rows(field, question, _accepted_texts(project))
+    return chat_rows(field, question, _accepted_texts(project))
 
 
 def _accepted_texts(project: Project) -> Iterable[tuple[dict, dict]]:

@@ -215,10 +215,10 @@ def sft_rows(project: Project) -> Iterator[Row]:
     if question is None:
         raise ExportUnavailable("The sft view needs a text question; this project has none.")
     field = prompt_field(project, "sft")
-    return sft_rows(field, question, _training_answers(project))
+    return chat_rows(field, question, _training_answers(project))
 
 
-def sft_rows(field: dict, question: str, answers: Iterable[tuple[dict, dict]]
+def chat_rows(field: dict, question: str, answers: Iterable[tuple[dict, dict]]
               ) -> Iterator[Row]:
     for data, answer in answers:
         text = answer.get(question)
