@@ -60,15 +60,17 @@ class ReasonForm(forms.Form):
                              help_text="The expert reads this reason.")
 
 
-def ask_reason(modeladmin, request, queryset, title: str, apply) -> TemplateResponse | None:
-    """An admin action that needs a reason shows a form first, then calls `apply(reason)`."""
+def ask_reason(modeladmin, request, queryset, title: str, apply,
+               form_class: type[forms.Form] = ReasonForm) -> TemplateResponse | None:
+    """An admin action that needs a reason shows a form first, then calls `apply` with the
+    form's cleaned fields as keyword arguments."""
     if "apply" in request.POST:
-        form = ReasonForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
-            apply(form.cleaned_data["reason"])
+            apply(**form.cleaned_data)
             return None
     else:
-        form = ReasonForm()
+        form = form_class()
     return TemplateResponse(request, "admin/reason_action.html", {
         **modeladmin.admin_site.each_context(request),
         "title": title,

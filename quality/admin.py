@@ -8,13 +8,12 @@ goes through the same service a QA lead's request does.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin import ask_reason
 from config.exceptions import Conflict
 from tasks import schema
 from tasks.admin import ReadOnlyAdmin
@@ -194,32 +193,20 @@ class QualityActionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reverse selected actions (with a note)")
     def reverse_actions(self, request, queryset):
-        if "apply" in request.POST:
-            form = ReversalForm(request.POST)
-            if form.is_valid():
-                done = 0
-                for action in queryset:
-                    try:
-                        services.reverse_action(action_id=action.pk, user=request.user,
-                                                note=form.cleaned_data["note"])
-                    except Conflict as exc:
-                        self.message_user(request, f"Action {action.pk}: {exc.message}",
-                                          messages.WARNING)
-                    else:
-                        done += 1
-                self.message_user(request, f"Reversed {done} action(s).", messages.SUCCESS)
-                return None
-        else:
-            form = ReversalForm()
-        return TemplateResponse(request, "admin/accounts/reason_action.html", {
-            **self.admin_site.each_context(request),
-            "title": "Reverse quality actions",
-            "form": form,
-            "queryset": queryset,
-            "action": request.POST["action"],
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-        })
+        def apply(note: str) -> None:
+            done = 0
+            for action in queryset:
+                try:
+                    services.reverse_action(action_id=action.pk, user=request.user, note=note)
+                except Conflict as exc:
+                    self.message_user(request, f"Action {action.pk}: {exc.message}",
+                                      messages.WARNING)
+                else:
+                    done += 1
+            self.message_user(request, f"Reversed {done} action(s).", messages.SUCCESS)
+
+        return ask_reason(self, request, queryset, "Reverse quality actions", apply,
+                          form_class=ReversalForm)
 
 
 class QueueFilter(admin.SimpleListFilter):
