@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 from django.template.response import TemplateResponse
 
 from . import services
@@ -39,9 +40,14 @@ class DomainAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
 
 
+# Evidence links typed without a scheme are taken as https, as Django 6 will.
+EVIDENCE_URL = {models.URLField: {"assume_scheme": "https"}}
+
+
 class CredentialInline(admin.TabularInline):
     model = Credential
     extra = 0
+    formfield_overrides = EVIDENCE_URL
     fields = ["degree", "field", "institution", "year", "evidence", "status",
               "reviewer_notes", "reviewed_by", "reviewed_at"]
     readonly_fields = ["reviewed_by", "reviewed_at"]
@@ -150,6 +156,7 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
+    formfield_overrides = EVIDENCE_URL
     list_display = ["expert", "degree", "institution", "year", "status"]
     list_filter = ["status", "degree"]
     search_fields = ["expert__full_name", "institution"]
