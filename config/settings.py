@@ -254,6 +254,9 @@ LOGGING = {
 # Product settings.
 PLATFORM_FEE_RATE = Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.20"))
 PAYOUT_MINIMUM = Decimal(os.environ.get("PAYOUT_MINIMUM", "1.00"))
+PAYOUT_PROVIDER = os.environ.get("PAYOUT_PROVIDER", "marketplace.providers.FilePayoutProvider")
+PAYOUT_RESEND_AFTER_S = env_int("PAYOUT_RESEND_AFTER_S", 900)
+DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
 MAX_ACTIVE_LEASES = env_int("MAX_ACTIVE_LEASES", 5)
 BATCH_SYNC_ROW_LIMIT = env_int("BATCH_SYNC_ROW_LIMIT", 10_000)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)

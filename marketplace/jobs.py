@@ -24,7 +24,7 @@ SCHEDULES = [
 def resend_after() -> timedelta:
     """How long a batch may stay processing before it is sent again. Longer than a job may
     run (django-q's timeout), so that a live worker's batch is never sent beside it."""
-    return timedelta(seconds=getattr(settings, "PAYOUT_RESEND_AFTER_S", 900))
+    return timedelta(seconds=settings.PAYOUT_RESEND_AFTER_S)
 
 
 def process_payouts(limit: int = 500) -> int:

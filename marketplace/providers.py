@@ -24,7 +24,6 @@ from django.utils.module_loading import import_string
 from .csvfiles import cell
 from .models import Payout
 
-DEFAULT_PROVIDER = "marketplace.providers.FilePayoutProvider"
 CSV_COLUMNS = ["payout_id", "expert_id", "username", "email", "full_name", "amount",
                "currency", "requested_at", "batch"]
 
@@ -44,7 +43,7 @@ class PayoutProvider(Protocol):
 
 
 def get_provider() -> PayoutProvider:
-    return import_string(getattr(settings, "PAYOUT_PROVIDER", DEFAULT_PROVIDER))()
+    return import_string(settings.PAYOUT_PROVIDER)()
 
 
 class FilePayoutProvider:

@@ -31,7 +31,7 @@ def total(field: str = "amount", **filters) -> Coalesce:
 def default_currency(currencies: Iterable[str]) -> str:
     """The holder's one currency, or the platform's default when it has none or several."""
     found = sorted(set(currencies))
-    return found[0] if len(found) == 1 else getattr(settings, "DEFAULT_CURRENCY", "USD")
+    return found[0] if len(found) == 1 else settings.DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True)
