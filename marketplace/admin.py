@@ -10,6 +10,7 @@ from django.urls import path
 
 from accounts.admin import ask_reason
 from config.exceptions import Conflict
+from tasks.admin import ReadOnlyAdmin
 
 from . import ledger, services
 from .models import (
@@ -23,19 +24,6 @@ from .models import (
     QualityBonusPolicy,
     Transaction,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of money are written by the services alone."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)

@@ -3,6 +3,7 @@ import os
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -69,6 +70,14 @@ def customer(db):
 @pytest.fixture
 def other_customer(db):
     return factories.customer(organization="Other Org")
+
+
+@pytest.fixture
+def admin_client(staff):
+    """The Django admin, signed in as an operator."""
+    client = Client()
+    client.force_login(staff)
+    return client
 
 
 def client_for(user) -> APIClient:

@@ -1,19 +1,11 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.test import Client
 
 from accounts.models import Credential, ExpertProfile
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/expertprofile/"
-
-
-@pytest.fixture
-def admin_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture

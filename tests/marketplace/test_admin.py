@@ -4,7 +4,6 @@ settled through the services, and the reconciliation page."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from marketplace import services
@@ -14,13 +13,6 @@ from tests import factories
 from tests.marketplace.conftest import deposit, earned, lease, paid_project, submit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture

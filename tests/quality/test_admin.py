@@ -3,7 +3,6 @@ import random
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.test import Client
 
 from accounts.models import Domain
 from quality import services
@@ -24,13 +23,6 @@ ADMIN = "/admin/quality/"
 FIELDS = [{"name": "prompt", "type": "text"}, {"name": "completions", "type": "text_list"}]
 QUESTIONS = [{"name": "better", "kind": "pairwise", "field": "completions"}]
 ITEM = {"prompt": "Which?", "completions": ["one", "two"]}
-
-
-@pytest.fixture
-def admin_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture

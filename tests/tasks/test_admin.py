@@ -2,7 +2,6 @@ import random
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.test import Client
 from django.utils import timezone
 
 from tasks import services
@@ -12,13 +11,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/tasks/"
-
-
-@pytest.fixture
-def admin_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture
