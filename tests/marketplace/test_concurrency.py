@@ -2,13 +2,11 @@
 Leases never reserve beyond the funds, approvals pay once, payouts never overdraw and are
 never paid twice, however the calls interleave."""
 
-import threading
 from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
 
 from config.exceptions import Conflict
 from marketplace import jobs, services
@@ -17,6 +15,7 @@ from tasks import services as task_services
 from tasks.jobs import auto_approve
 from tasks.models import Assignment
 from tests import factories
+from tests.concurrency import race
 from tests.conftest import client_for
 from tests.marketplace.conftest import (
     assert_books_balance,
@@ -30,30 +29,6 @@ from tests.marketplace.conftest import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-def race(*calls) -> list:
-    """Run the calls in threads released together; their results, or the exceptions they
-    raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # the test inspects what each call raised
-            results[index] = exc
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_concurrent_leases_never_reserve_beyond_the_funds(customer):

@@ -2,13 +2,11 @@
 bookkeeping, disputes, and dynamic overlap under concurrent submissions on PostgreSQL."""
 
 import random
-import threading
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import close_old_connections, connection
 from django.db.models import Count, Q
 
 from accounts.models import Expertise
@@ -18,6 +16,7 @@ from tasks import services as task_services
 from tasks.models import Assignment, Item
 from tasks.routing import next_assignment
 from tests import factories
+from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +119,6 @@ def test_concurrent_submissions_while_overlap_grows_keep_the_slot_invariant():
                                    data={"text": f"Text {n}"}, overlap=2) for n in range(30)])
     task_services.transition_project(user=owner, project=project, action="activate")
     experts = [factories.expert() for _ in range(8)]
-    errors = []
 
     def drain(expert, rng):
         """Answer the project's items until it has nothing left for this expert."""
@@ -135,24 +133,9 @@ def test_concurrent_submissions_while_overlap_grows_keep_the_slot_invariant():
             task_services.submit(assignment_id=assignment.pk, user=expert,
                                  answer={"label": rng.choice(["yes", "no"])})
 
-    barrier = threading.Barrier(len(experts))
-
-    def work(expert, seed):
-        try:
-            barrier.wait()
-            drain(expert, random.Random(seed))
-        except Exception as exc:  # collected for the assertion below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(e, n)) for n, e in enumerate(experts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    outcomes = race(*[lambda e=e, n=n: drain(e, random.Random(n))
+                      for n, e in enumerate(experts)])
+    assert outcomes == [None] * len(experts)
     # An overlap raised after the other experts stopped asking is answered by whoever is left.
     for n, expert in enumerate(experts):
         drain(expert, random.Random(n))

@@ -1,11 +1,9 @@
 import random
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -15,6 +13,7 @@ from tasks import services
 from tasks.models import Assignment, Item, Project, ProjectExpert
 from tasks.routing import next_assignment, reclaim_expired
 from tests import factories
+from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -181,41 +180,28 @@ def test_concurrent_experts_never_break_the_invariants():
     owner = factories.customer()
     project = factories.project(owner, items=40, gold=5, overlap=3, gold_rate="0.2")
     experts = [factories.expert() for _ in range(10)]
-    errors = []
-    barrier = threading.Barrier(len(experts))
 
     def work(expert, seed):
         rng = random.Random(seed)
-        try:
-            barrier.wait()
-            while True:
-                try:
-                    result = next_assignment(expert, project, rng=rng).assignment
-                except PermissionDenied as exc:
-                    assert "completed" in str(exc)
-                    return
-                if result is None:
-                    return
-                action = rng.random()
-                if action < 0.8:
-                    answer(result, rng.choice("AB"))
-                elif action < 0.9:
-                    services.skip(assignment_id=result.pk, user=expert)
-                else:  # abandoned: the lease runs out and another expert takes the slot
-                    Assignment.objects.filter(pk=result.pk).update(
-                        expires_at=timezone.now() - timedelta(seconds=1))
-        except Exception as exc:  # collected for the assertion below
-            errors.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
+        while True:
+            try:
+                result = next_assignment(expert, project, rng=rng).assignment
+            except PermissionDenied as exc:
+                assert "completed" in str(exc)
+                return
+            if result is None:
+                return
+            action = rng.random()
+            if action < 0.8:
+                answer(result, rng.choice("AB"))
+            elif action < 0.9:
+                services.skip(assignment_id=result.pk, user=expert)
+            else:  # abandoned: the lease runs out and another expert takes the slot
+                Assignment.objects.filter(pk=result.pk).update(
+                    expires_at=timezone.now() - timedelta(seconds=1))
 
-    threads = [threading.Thread(target=work, args=(e, n)) for n, e in enumerate(experts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    outcomes = race(*[lambda e=e, n=n: work(e, n) for n, e in enumerate(experts)])
+    assert outcomes == [None] * len(experts)
     reclaim_expired(project=project)
     check_invariants(project)
     submitted = Assignment.objects.filter(project=project, status="submitted", is_gold=False)
