@@ -105,7 +105,7 @@ def _lower_overlap(project: Project, old_overlap: int) -> None:
                       .values_list("pk", flat=True))
     at_old.update(overlap=Greatest(F("filled"), project.overlap))
     for item_id in completing:
-        check_item_completion(item_id)
+        check_item_completion(item_id, project.pk)
 
 
 TRANSITIONS = {
@@ -221,7 +221,7 @@ def submit(*, assignment_id: int, user, answer: Any,
     # Receivers may raise the item's overlap (dynamic overlap), so completion is read after.
     annotation_submitted.send(sender=Project, annotation=annotation, reached_overlap=reached)
     if reached:
-        check_item_completion(item_id)
+        check_item_completion(item_id, project_id)
     return annotation
 
 
@@ -237,9 +237,21 @@ FROM tasks_item i WHERE i.id = %s
 """
 
 
-def check_item_completion(item_id: int) -> bool:
-    """Announce an item (and its project) complete if it holds its overlap of answers."""
+# Namespace of the advisory locks that serialize completion checks within one project.
+COMPLETION_LOCK = 0x1A6E58
+
+
+def check_item_completion(item_id: int, project_id: int) -> bool:
+    """Announce an item (and its project) complete if it holds its overlap of answers.
+
+    Two experts finishing a project's last two items at once would each still see the other's
+    lease in their own snapshot and neither would complete the project; the advisory lock
+    makes the second check wait for the first transaction, and read what it committed.
+    """
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [COMPLETION_LOCK, project_id % 2**31])
         cursor.execute(COMPLETION_SQL, [item_id])
         project_id, external_id, annotated, overlap, project_done = cursor.fetchone()
     if annotated < overlap:

@@ -1,4 +1,5 @@
 import random
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from config.exceptions import Conflict
 from tasks import services
 from tasks.models import Assignment, Item, Project, ProjectExpert
 from tasks.routing import next_assignment, reclaim_expired
+from tasks.signals import annotation_submitted
 from tests import factories
 from tests.concurrency import race
 
@@ -236,3 +238,26 @@ def test_rejecting_work_reopens_a_completed_project_for_another_expert(customer)
     project.refresh_from_db()
     assert project.status == Project.Status.ACTIVE
     assert lease(factories.expert(), project).item_id == annotation.item_id
+
+
+@pytest.mark.postgres
+def test_experts_finishing_the_last_items_together_complete_the_project():
+    owner = factories.customer()
+    project = factories.project(owner, items=2, overlap=1)
+    experts = [factories.expert(), factories.expert()]
+    leases = [lease(expert, project) for expert in experts]
+    # Both submissions wait here, inside their transactions, until both have counted their
+    # answer: each then checks completion while the other has not committed yet.
+    both_counted = threading.Barrier(2, timeout=10)
+
+    def hold(sender, annotation, **kwargs):
+        both_counted.wait()
+
+    annotation_submitted.connect(hold, weak=False, dispatch_uid="test.hold")
+    try:
+        outcomes = race(*[lambda a=a: answer(a) for a in leases])
+    finally:
+        annotation_submitted.disconnect(dispatch_uid="test.hold")
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    project.refresh_from_db()
+    assert project.status == Project.Status.COMPLETED
