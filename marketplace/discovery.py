@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Credential, Domain, Expertise, ExpertProfile
 from tasks.models import Project, ProjectExpert
-from tasks.routing import allowed_degrees
+from tasks.routing import qualifying_projects
 
 from .models import Application, ProjectInvitation
 
@@ -80,19 +80,13 @@ def listed_projects(profile: ExpertProfile) -> QuerySet[Project]:
     floor, not suspended): public ones, and private ones they are invited to or let in.
     Projects that removed the expert are not listed."""
     user_id = profile.pk
-    expertise = Expertise.objects.filter(
-        not_suspended(), Q(domain=OuterRef("domain")) | Q(domain=OuterRef("domain__parent")),
-        expert=profile, trust__gte=OuterRef("min_trust"))
     roster = ProjectExpert.objects.filter(project=OuterRef("pk"), expert_id=user_id)
     allowed = roster.filter(access=ProjectExpert.Access.ALLOWED)
     invited = ProjectInvitation.objects.filter(project=OuterRef("pk"), expert_id=user_id,
                                                status=ProjectInvitation.Status.PENDING)
     applied = Application.objects.filter(project=OuterRef("pk"), expert_id=user_id,
                                          status=Application.Status.PENDING)
-    return (Project.objects
-            .filter(status=Project.Status.ACTIVE, min_degree__in=allowed_degrees(profile))
-            .filter(Exists(expertise.filter(level=Expertise.Level.QUALIFIED))
-                    | Q(require_qualification=False) & Exists(expertise))
+    return (qualifying_projects(profile)
             .filter(Q(visibility=Project.Visibility.PUBLIC) | Exists(allowed)
                     | Exists(invited))
             .exclude(Exists(roster.filter(access=ProjectExpert.Access.REMOVED)))

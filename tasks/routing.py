@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
@@ -106,6 +106,22 @@ def listed_to(profile: ExpertProfile, project: Project) -> bool:
         return False
     return (project.visibility == Project.Visibility.PUBLIC
             or ProjectExpert.objects.filter(project=project, expert_id=profile.pk).exists())
+
+
+def qualifying_projects(profile: ExpertProfile, now: datetime | None = None
+                        ) -> QuerySet[Project]:
+    """Active projects whose degree, domain and trust rules the expert meets, whatever their
+    visibility: the rules of ELIGIBLE_PROJECTS_SQL as a queryset, for listings that filter
+    and annotate further. Kept beside the SQL so that the two cannot drift apart."""
+    now = now or timezone.now()
+    covering = Expertise.objects.filter(
+        Q(domain=OuterRef("domain")) | Q(domain=OuterRef("domain__parent")),
+        Q(suspended_until__isnull=True) | Q(suspended_until__lte=now),
+        expert=profile, trust__gte=OuterRef("min_trust"))
+    return (Project.objects
+            .filter(status=Project.Status.ACTIVE, min_degree__in=allowed_degrees(profile))
+            .filter(Exists(covering.filter(level=Expertise.Level.QUALIFIED))
+                    | Q(require_qualification=False) & Exists(covering)))
 
 
 def ineligibility_reason(profile: ExpertProfile, project: Project) -> str:

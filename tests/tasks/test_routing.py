@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Expertise, ExpertProfile
@@ -261,3 +261,33 @@ def test_experts_finishing_the_last_items_together_complete_the_project():
     assert not [o for o in outcomes if isinstance(o, Exception)]
     project.refresh_from_db()
     assert project.status == Project.Status.COMPLETED
+
+
+def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
+    from tasks.routing import eligible_projects, qualifying_projects
+
+    factories.project(customer, items=1)
+    factories.project(customer, items=1, min_degree="phd")
+    factories.project(customer, items=1, min_trust="0.6")
+    factories.project(customer, items=1, domain="law-tax")
+    factories.project(customer, items=1, require_qualification=False)
+    factories.project(customer, items=1, activate=False)
+    private = factories.project(customer, items=1, visibility="private")
+    removed = factories.project(customer, items=1)
+    experts = [factories.expert(), factories.expert(degree="masters"),
+               factories.expert(qualified=False), factories.expert(domains=("medicine",))]
+    ProjectExpert.objects.create(project=private, expert=experts[0])
+    ProjectExpert.objects.create(project=removed, expert=experts[0], access="removed")
+    Expertise.objects.filter(expert__user=experts[3]).update(trust="0.9")
+    for user in experts:
+        profile = ExpertProfile.objects.get(user=user)
+        from_sql = {p.pk for p in eligible_projects(profile)}
+        roster = ProjectExpert.objects.filter(expert=user)
+        from_queryset = set(
+            qualifying_projects(profile)
+            .filter(Q(visibility="public") | Q(pk__in=roster.filter(access="allowed")
+                                               .values("project")))
+            .exclude(pk__in=roster.filter(access="removed").values("project"))
+            .values_list("pk", flat=True))
+        assert from_sql == from_queryset, user
+        assert from_sql
