@@ -62,6 +62,9 @@ def _setup():
                                            source="operator")
         experts.append(profile.user)
     project.refresh_from_db()
+    # The statistics autovacuum would have gathered by the time a loaded project is worked.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return project, experts
 
 

@@ -263,10 +263,14 @@ def pick_gold(project: Project, user, rng) -> Item | None:
 
 
 # The pick: priority first, then the item closest to completion, never one the expert held.
+# "Held" is probed per candidate through the (item, expert) unique index: as NOT EXISTS the
+# planner may anti-join against every assignment the expert ever had, which grows with the
+# expert's history and made each pick slower than the last.
 PICK_OPEN_SQL = """
 SELECT i.id, i.data, i.external_id FROM tasks_item i
 WHERE i.project_id = %s AND NOT i.is_gold AND i.filled < i.overlap
-  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.item_id = i.id AND a.expert_id = %s)
+  AND (SELECT a.id FROM tasks_assignment a
+       WHERE a.item_id = i.id AND a.expert_id = %s LIMIT 1) IS NULL
 ORDER BY i.priority DESC, i.filled DESC, i.id
 LIMIT 1
 """
