@@ -3,6 +3,7 @@
 
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from config.exceptions import Conflict
@@ -51,8 +52,16 @@ def auto_approve(limit: int = 5000) -> int:
 
 def process_batch(batch_id: int) -> None:
     """Ingest an upload too large for its request (see tasks.ingest.run_batch); a batch that
-    is already done or failed is left as it is."""
+    is already done or failed is left as it is.
+
+    Loads this large leave the planner's statistics describing a much smaller table, and
+    routing's pick would then sort every open item of the project instead of walking its
+    index until autovacuum came by; the statistics are refreshed at once instead.
+    """
     run_batch(batch_id)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tasks_item")
 
 
 def ensure_schedules(**kwargs) -> None:

@@ -536,6 +536,18 @@ def test_a_large_upload_is_spooled_and_stored_by_the_job(
     assert upload(project, b"", idempotency_key="big").pk == batch.pk
 
 
+@pytest.mark.postgres
+def test_the_job_refreshes_the_planner_statistics_of_items(small_sync_limit, project):
+    def estimated_items():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'tasks_item'")
+            return cursor.fetchone()[0]
+
+    batch = upload(project, jsonl(*[item(n) for n in range(40)]))
+    jobs.process_batch(batch.pk)
+    assert estimated_items() == 40
+
+
 @pytest.mark.parametrize("file_format", ["json", "csv"])
 def test_the_job_reads_every_format(small_sync_limit, project, file_format):
     rows = [item(n) for n in range(8)]
