@@ -197,11 +197,14 @@ def next_assignment(user, project: Project | None = None, *,
         raise Conflict(f"You hold {profile.active_leases} open assignments, the most allowed "
                        f"at once; submit or skip one first.", code="lease_cap")
     reasons: dict[int, str] = {}
-    # A receiver may refuse a lease after writing; its writes then roll back to here.
+    # A receiver may refuse a lease after writing. While another project could still serve
+    # the expert, the refused lease rolls back to a savepoint; a refusal by the last one
+    # marks the whole call for rollback instead, which saves the savepoint's round trips on
+    # the common call, for one project.
     guarded = assignment_leased.has_listeners(Project)
-    for candidate in candidates:
+    for position, candidate in enumerate(candidates, 1):
         try:
-            with transaction.atomic(savepoint=guarded):
+            with transaction.atomic(savepoint=guarded and position < len(candidates)):
                 assignment = lease_from(candidate, user, now, rng or random)
         except LeaseRefused as refused:
             reasons[candidate.pk] = refused.reason

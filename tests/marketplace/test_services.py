@@ -95,6 +95,17 @@ class TestLeases:
         assert (available(organization), reserved(organization)) == (Decimal("1.00"),
                                                                      Decimal("4.00"))
 
+    def test_a_refused_project_is_passed_over_for_the_next_one(self, customer, organization):
+        unfunded = paid_project(customer)
+        unpaid = factories.project(customer, items=1)
+        result = lease(factories.expert())
+        assert result.assignment.project_id == unpaid.pk
+        assert result.reasons == {unfunded.pk: f"{organization.name}'s balance cannot cover "
+                                               f"another task at 4.00 USD"}
+        assert list(Assignment.objects.values_list("project_id", flat=True)) == [unpaid.pk]
+        assert sum(unfunded.items.values_list("filled", flat=True)) == 0
+        assert_books_balance()
+
     def test_unpaid_projects_need_no_funds(self, customer, organization):
         project = factories.project(customer, items=1)
         assert lease(factories.expert(), project).assignment is not None
