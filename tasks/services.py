@@ -178,6 +178,45 @@ def _aware(value: datetime) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
+SUBMITTED_SQL = ("UPDATE tasks_assignment SET status = 'submitted', submitted_at = %s, "
+                 "duration_s = %s WHERE id = %s")
+ANNOTATION_COLUMNS = "assignment_id, item_id, project_id, expert_id, answer, created_at"
+COUNTED_SQL = ("UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s AND %s "
+               "RETURNING annotated >= overlap")
+# On PostgreSQL the three writes of a submission go as one statement.
+RECORD_ANSWER_SQL_POSTGRES = f"""
+WITH submitted AS ({SUBMITTED_SQL} RETURNING id),
+annotation AS (
+  INSERT INTO tasks_annotation ({ANNOTATION_COLUMNS})
+  SELECT id, %s, %s, %s, %s, %s FROM submitted RETURNING id
+),
+counted AS ({COUNTED_SQL})
+SELECT annotation.id, COALESCE((SELECT * FROM counted), false) FROM annotation
+"""
+
+
+def _record_answer(cursor, *, assignment_id: int, item_id: int, project_id: int,
+                   expert_id: int, answer: Any, counted: bool, now: datetime,
+                   duration_s: float) -> tuple[int, bool]:
+    """Mark the locked assignment submitted, store the annotation and, unless it is gold,
+    count it on its item; returns the annotation's id and whether the item now holds its
+    overlap of answers."""
+    submitted = [now, duration_s, assignment_id]
+    values = [item_id, project_id, expert_id, json.dumps(answer), now]
+    if connection.vendor == "postgresql":
+        cursor.execute(RECORD_ANSWER_SQL_POSTGRES,
+                       [*submitted, *values, item_id, counted])
+        annotation_id, reached = cursor.fetchone()
+        return annotation_id, reached
+    cursor.execute(SUBMITTED_SQL, submitted)
+    cursor.execute(f"INSERT INTO tasks_annotation ({ANNOTATION_COLUMNS}) "
+                   f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING id", [assignment_id, *values])
+    annotation_id = cursor.fetchone()[0]
+    cursor.execute(COUNTED_SQL, [item_id, counted])
+    row = cursor.fetchone()
+    return annotation_id, bool(row and row[0])
+
+
 @transaction.atomic
 def submit(*, assignment_id: int, user, answer: Any,
            duration_s: float | None = None) -> Annotation:
@@ -201,20 +240,12 @@ def submit(*, assignment_id: int, user, answer: Any,
                                               errors.items() for message in messages]})
         if duration_s is None:
             duration_s = (now - leased_at).total_seconds()
-        cursor.execute("UPDATE tasks_assignment SET status = 'submitted', submitted_at = %s, "
-                       "duration_s = %s WHERE id = %s", [now, duration_s, assignment_id])
         annotation = Annotation(assignment=assignment, item_id=item_id, project_id=project_id,
                                 expert=user, answer=answer, created_at=now)
-        cursor.execute("INSERT INTO tasks_annotation (assignment_id, item_id, project_id, "
-                       "expert_id, answer, created_at) VALUES (%s, %s, %s, %s, %s, %s) "
-                       "RETURNING id", [assignment_id, item_id, project_id, user.pk,
-                                        json.dumps(answer), now])
-        annotation.pk = cursor.fetchone()[0]
-        reached = False
-        if not is_gold:
-            cursor.execute("UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s "
-                           "RETURNING annotated >= overlap", [item_id])
-            reached = bool(cursor.fetchone()[0])
+        annotation.pk, reached = _record_answer(
+            cursor, assignment_id=assignment_id, item_id=item_id, project_id=project_id,
+            expert_id=user.pk, answer=answer, counted=not is_gold, now=now,
+            duration_s=duration_s)
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_s = duration_s
