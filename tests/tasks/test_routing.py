@@ -3,8 +3,10 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -261,6 +263,26 @@ def test_experts_finishing_the_last_items_together_complete_the_project():
     assert not [o for o in outcomes if isinstance(o, Exception)]
     project.refresh_from_db()
     assert project.status == Project.Status.COMPLETED
+
+
+@pytest.mark.postgres
+def test_completing_an_item_mid_project_does_not_queue_on_the_completion_lock():
+    owner = factories.customer()
+    project = factories.project(owner, items=3, overlap=1)
+    first = lease(factories.expert(), project)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '2s'")
+    holder = psycopg.connect(**{k: v for k, v in connection.get_connection_params().items()
+                                if k in {"dbname", "user", "host", "port", "password"}})
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                       [services.COMPLETION_LOCK, project.pk])
+        answer(first)
+    finally:
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert Item.objects.get(pk=first.item_id).status == "complete"
 
 
 def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
