@@ -49,7 +49,7 @@ from .aggregation import (
     span_consensus,
 )
 from .models import Review, TrustScore
-from .trust import posterior
+from .trust import PRIOR
 from .units import Units, build_units
 
 CHUNK_ITEMS = 2000
@@ -204,7 +204,7 @@ def _label(question: dict, units: Units, trust: dict[int, float],
     if units.n_units == 0:
         return out
     labels = units.value_labels
-    prior = posterior(0, 0).mean
+    prior = PRIOR.mean
     weights = [trust.get(int(expert), prior) for expert in units.annotator_ids]
     if np.median(np.bincount(units.annotator_idx)) >= MIN_DAWID_SKENE_ANSWERS:
         fitted = dawid_skene(units.unit_idx, units.annotator_idx, units.codes(),

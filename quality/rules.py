@@ -251,7 +251,7 @@ def expert_stats(project: Project, expert_ids: Sequence[int]) -> dict[int, dict[
     work on the project: a handful of grouped queries, not a few per expert."""
     stats: dict[int, dict[str, Any]] = {
         pk: {"annotations": 0, "gold_answered": 0, "gold_accuracy": None,
-             "gold_accuracy_lower": trust.posterior(0, 0).lower,
+             "gold_accuracy_lower": trust.PRIOR.lower,
              "agreement_with_consensus": None, "median_seconds": None, "skip_rate": None}
         for pk in expert_ids}
     assignments = Assignment.objects.filter(project=project, expert_id__in=expert_ids)

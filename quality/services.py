@@ -25,13 +25,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Domain, Expertise, ExpertProfile, Membership
 from accounts.services import qualify_expertise
 from config.exceptions import Conflict
+from config.rawsql import json_value
 from tasks import schema
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
@@ -66,7 +67,7 @@ def _fold_trust(expert_id: int, scores: Sequence[float], *, project_id: int | No
                 domain_id: int | None = None) -> TrustScore:
     """Add scores to one TrustScore under its row lock, creating it at the prior."""
     scope = {"project_id": project_id, "domain_id": domain_id}
-    prior = trust.posterior(0, 0)
+    prior = trust.PRIOR
     TrustScore.objects.bulk_create(
         [TrustScore(expert_id=expert_id, alpha=prior.alpha, beta=prior.beta, mean=prior.mean,
                     lower=prior.lower, **scope)],
@@ -274,31 +275,42 @@ def disputed(project: Project, answers: Sequence[tuple[dict, float]]) -> bool:
     return False
 
 
+# The item under its row lock, every counted answer on it, and each answering expert's
+# trust in the project: one query, as it runs whenever an item reaches its overlap.
+SETTLE_SQL = """
+SELECT i.overlap, i.annotated, n.id, n.expert_id, n.answer, t.mean
+FROM tasks_item i
+JOIN tasks_annotation n ON n.item_id = i.id
+JOIN tasks_assignment a ON a.id = n.assignment_id AND a.status IN ('submitted', 'approved')
+LEFT JOIN quality_trustscore t ON t.project_id = %s AND t.expert_id = n.expert_id
+WHERE i.id = %s
+ORDER BY n.id
+{lock}
+"""
+
+
 @transaction.atomic(savepoint=False)
 def settle_overlap(annotation: Annotation, project: Project) -> None:
     """When the item just reached its overlap with disputed answers, ask for one more, up to
     `max_overlap`; beyond it, send every answer on the item to review. The item's row lock
     is held while its overlap changes, so `filled <= overlap` holds whatever runs alongside.
     """
-    item = (Item.objects.select_for_update().only("overlap", "annotated")
-            .get(pk=annotation.item_id))
-    if item.annotated < item.overlap:
+    lock = "FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(SETTLE_SQL.format(lock=lock), [project.pk, annotation.item_id])
+        rows = cursor.fetchall()
+    if not rows or rows[0][1] < rows[0][0]:
         return
-    rows = list(Annotation.objects.filter(item_id=item.pk,
-                                          assignment__status__in=Assignment.COUNTED)
-                .values_list("pk", "expert_id", "answer"))
-    weights = dict(TrustScore.objects.filter(project=project,
-                                             expert_id__in=[e for _, e, _ in rows])
-                   .values_list("expert_id", "mean"))
-    prior = trust.posterior(0, 0).mean
-    if not disputed(project, [(answer, weights.get(expert_id, prior))
-                              for _, expert_id, answer in rows]):
+    overlap = rows[0][0]
+    answers = [(json_value(answer), trust.PRIOR.mean if mean is None else mean)
+               for *_, answer, mean in rows]
+    if not disputed(project, answers):
         return
-    if item.overlap < project.max_overlap:
-        Item.objects.filter(pk=item.pk).update(overlap=F("overlap") + 1)
+    if overlap < project.max_overlap:
+        Item.objects.filter(pk=annotation.item_id).update(overlap=F("overlap") + 1)
     else:
-        enqueue_reviews([pk for pk, _, _ in rows], project_id=project.pk,
-                        reason=Review.Reason.DISPUTED)
+        enqueue_reviews([annotation_id for _, _, annotation_id, *_ in rows],
+                        project_id=project.pk, reason=Review.Reason.DISPUTED)
 
 
 SUBMISSION_PROJECT_SQL = """

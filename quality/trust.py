@@ -83,3 +83,7 @@ def from_scores(
         raise ValueError("scores must be in [0, 1]")
     total = float(sum(kept))
     return posterior(total, len(kept) - total, prior_alpha, prior_beta)
+
+
+# Trust in an expert with no gold answers yet.
+PRIOR = posterior(0, 0)

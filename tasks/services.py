@@ -1,7 +1,7 @@
 """State changes of projects and assignments, one transaction each."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, Membership, Organization
 from config.exceptions import Conflict
+from config.rawsql import aware, json_value
 
 from . import schema
 from .models import Annotation, Assignment, Comment, Item, Project
@@ -169,15 +170,6 @@ WHERE a.id = %s AND a.expert_id = %s
 """
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands raw timestamps back naive; they are stored in UTC."""
-    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
-
-
 SUBMITTED_SQL = ("UPDATE tasks_assignment SET status = 'submitted', submitted_at = %s, "
                  "duration_s = %s WHERE id = %s")
 ANNOTATION_COLUMNS = "assignment_id, item_id, project_id, expert_id, answer, created_at"
@@ -229,12 +221,12 @@ def submit(*, assignment_id: int, user, answer: Any,
         if row is None:
             raise Assignment.DoesNotExist("No such assignment.")
         status, expires_at, leased_at, is_gold, item_id, project_id, data, questions = row
-        expires_at, leased_at = _aware(expires_at), _aware(leased_at)
+        expires_at, leased_at = aware(expires_at), aware(leased_at)
         assignment = Assignment(pk=assignment_id, status=status, expires_at=expires_at,
                                 leased_at=leased_at, is_gold=is_gold, item_id=item_id,
                                 project_id=project_id, expert=user)
         _require_live(assignment, now)
-        errors = schema.validate_answer(_json(questions), _json(data), answer)
+        errors = schema.validate_answer(json_value(questions), json_value(data), answer)
         if errors:
             raise ValidationError({"answer": [f"{name}: {message}" for name, messages in
                                               errors.items() for message in messages]})
