@@ -3,27 +3,35 @@
 The baseline is the cheapest correct work queue PostgreSQL can run: a bare table dequeued
 with ``FOR UPDATE SKIP LOCKED`` and acknowledged in a second transaction, by the same number
 of threads in the same run. Our figure is assignments per second through the real routing
-and submit services; the ratio says what eligibility, slot accounting, lease bookkeeping and
-answer validation cost on top of the bare queue.
+and submit services; the ratio says what eligibility, slot accounting, lease bookkeeping,
+answer validation and the quality and money hooks cost on top of the bare queue.
+
+``routing_floor`` runs only the lease statement and the submission statement of the same
+code, without any of the rest, on a second project like the first: how close to the bare
+queue any implementation on this schema and this framework could come on this machine.
 """
 
+import json
 import multiprocessing
 import random
 import statistics
 import time
 from collections import Counter
+from datetime import timedelta
 
 import psycopg
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Domain, ExpertProfile
 from tasks import services
 from tasks.models import Assignment, Item
-from tasks.routing import next_assignment
+from tasks.routing import LEASE_SQL_POSTGRES, next_assignment
+from tasks.services import RECORD_ANSWER_SQL_POSTGRES
 
 EXPERTS = 16
 OVERLAP = 3
@@ -32,24 +40,31 @@ TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
 
 
-# Bench users never log in; hashing their passwords the production way would only add
-# seconds to the set-up.
-@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
-def _setup():
-    operator = account_services.User.objects.create_user(
-        "bench-operator", "op@bench.test", "x", is_staff=True)
-    owner = account_services.signup_customer(
-        username="bench-owner", email="owner@bench.test", password="x",
-        organization_name="Bench Org").user
-    domain = Domain.objects.get(slug="medicine-cardiology")
+def _loaded_project(owner, domain, name: str):
     project = services.create_project(
-        user=owner, organization=owner.memberships.get().organization, name="Routing bench",
+        user=owner, organization=owner.memberships.get().organization, name=name,
         domain=domain, preset="preference", overlap=OVERLAP, max_overlap=OVERLAP)
     Item.objects.bulk_create(
         [Item(project=project, external_id=f"r{n}", overlap=OVERLAP,
               data={"prompt": f"Question {n}?", "completions": [f"A{n}", f"B{n}"]})
          for n in range(ITEMS)], batch_size=2000)
     services.transition_project(user=owner, project=project, action="activate")
+    project.refresh_from_db()
+    return project
+
+
+# Bench users never log in; hashing their passwords the production way would only add
+# seconds to the set-up.
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+def _setup():
+    """The routed project, a second one like it for the floor, and the experts."""
+    operator = account_services.User.objects.create_user(
+        "bench-operator", "op@bench.test", "x", is_staff=True)
+    owner = account_services.signup_customer(
+        username="bench-owner", email="owner@bench.test", password="x",
+        organization_name="Bench Org").user
+    domain = Domain.objects.get(slug="medicine-cardiology")
+    projects = [_loaded_project(owner, domain, name) for name in ("Routing bench", "Floor")]
     experts = []
     for n in range(EXPERTS):
         profile = account_services.signup_expert(
@@ -61,11 +76,10 @@ def _setup():
         account_services.qualify_expertise(expert=profile, domain=domain, score=None,
                                            source="operator")
         experts.append(profile.user)
-    project.refresh_from_db()
     # The statistics autovacuum would have gathered by the time a loaded project is worked.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    return project, experts
+    return projects, experts
 
 
 def _run_processes(target, count: int) -> tuple[float, list]:
@@ -126,6 +140,35 @@ def _routing(project, experts) -> tuple[int, float, list[float]]:
             [x for _, latencies in results for x in latencies])
 
 
+def _floor(project, experts) -> float:
+    """Assignments per second through the two statements that every lease and every
+    submission must run on this schema, each in its own transaction, and nothing else: no
+    eligibility, answer validation, quality or money. The gap between this and the baseline
+    is what the schema and the framework cost before the product does anything."""
+    answer = json.dumps({"better": "A"})
+
+    def work(index):
+        expert, done = experts[index], 0
+        while True:
+            now = timezone.now()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(LEASE_SQL_POSTGRES, [
+                    project.pk, expert.pk, project.pk, expert.pk, now,
+                    now + timedelta(seconds=project.assignment_ttl_s), 0])
+                lease = cursor.fetchone()
+            if lease is None:
+                return done
+            assignment_id, item_id = lease[:2]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(RECORD_ANSWER_SQL_POSTGRES, [
+                    now, 1.0, assignment_id, item_id, project.pk, expert.pk, answer, now,
+                    item_id, True])
+            done += 1
+
+    elapsed, results = _run_processes(work, len(experts))
+    return sum(results) / elapsed
+
+
 def _baseline(dsn: str, rows: int) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_queue")
@@ -176,9 +219,10 @@ def _violations(project) -> int:
 
 
 def run() -> list[dict]:
-    project, experts = _setup()
+    (project, floor_project), experts = _setup()
     assignments, elapsed, latencies = _routing(project, experts)
     rate = assignments / elapsed
+    floor = _floor(floor_project, experts)
     dsn = connection.get_connection_params()
     conninfo = psycopg.conninfo.make_conninfo(**{
         k: v for k, v in dsn.items() if k in {"dbname", "user", "host", "port", "password"}})
@@ -190,6 +234,9 @@ def run() -> list[dict]:
          "baseline": round(baseline, 1), "ratio": round(rate / baseline, 3),
          "target": f">= {TARGET_RATIO}", "assignments": assignments,
          "violations": violations},
+        {"name": "routing_floor", "value": round(floor, 1), "unit": "assignments/s",
+         "baseline": round(baseline, 1), "ratio": round(floor / baseline, 3),
+         "target": None},
         {"name": "routing_next_p50", "value": round(cuts[49] * 1000, 2), "unit": "ms",
          "baseline": None, "ratio": None, "target": None},
         {"name": "routing_next_p99", "value": round(cuts[98] * 1000, 2), "unit": "ms",
