@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import Domain, Expertise, ExpertProfile, Membership
 from accounts.services import qualify_expertise
 from config.exceptions import Conflict
-from config.rawsql import json_value
+from config.rawsql import instances, json_value
 from tasks import schema
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
@@ -333,8 +333,8 @@ def check_submission(annotation: Annotation, *, reached_overlap: bool = True) ->
     It runs on every submission, so the project and its two flags come in one plain query,
     and an item that has not reached its overlap yet is not even looked at.
     """
-    project = next(iter(Project.objects.raw(SUBMISSION_PROJECT_SQL, [
-        annotation.expert_id, annotation.project_id])))
+    [project] = instances(Project, SUBMISSION_PROJECT_SQL, [annotation.expert_id,
+                                                           annotation.project_id])
     is_gold = annotation.assignment.is_gold
     if is_gold:
         score_gold(annotation, project)

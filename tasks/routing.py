@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
 from config.exceptions import Conflict
+from config.rawsql import instances
 
 from .models import Assignment, Item, Project, ProjectExpert
 from .signals import LeaseRefused, assignment_leased, assignments_released
@@ -96,7 +97,7 @@ def eligible_projects(profile: ExpertProfile, now: datetime | None = None,
                                        only="AND p.id = %s" if project_id else "")
     now = now or timezone.now()
     params = [now, *degrees, profile.pk, now, profile.pk, profile.pk]
-    return list(Project.objects.raw(sql, [*params, project_id] if project_id else params))
+    return instances(Project, sql, [*params, project_id] if project_id else params)
 
 
 def listed_to(profile: ExpertProfile, project: Project) -> bool:
@@ -185,8 +186,8 @@ def next_assignment(user, project: Project | None = None, *,
     # "never the same item twice" pick cannot be raced past by the expert's own requests.
     now = timezone.now()
     lock = "FOR UPDATE OF e" if connection.features.has_select_for_update_of else ""
-    profile = check_can_work(next(iter(ExpertProfile.objects.raw(
-        LOCK_PROFILE_SQL.format(lock=lock), [user.pk, now, user.pk])), None))
+    profile = check_can_work(next(iter(instances(
+        ExpertProfile, LOCK_PROFILE_SQL.format(lock=lock), [user.pk, now, user.pk])), None))
     candidates = eligible_projects(profile, now, project.pk if project else None)
     if project is not None and not candidates:
         fresh = Project.objects.select_related("domain").get(pk=project.pk)
