@@ -42,6 +42,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import Membership
+from config.rawsql import instances
 
 from .models import Batch, Item, Project, Webhook, WebhookDelivery
 from .services import progress, require_role
@@ -120,13 +121,18 @@ def _queue(deliveries: list[WebhookDelivery]) -> None:
                                       delivery.pk), robust=True)
 
 
+# Every completed item asks; most projects have no webhook, so the question stays plain SQL.
+ACTIVE_WEBHOOKS_SQL = ("SELECT id, project_id, events FROM tasks_webhook "
+                       "WHERE project_id = %s AND active ORDER BY id")
+
+
 def enqueue(project_id: int, event: str, payload: dict[str, Any]) -> list[WebhookDelivery]:
     """Record a delivery of the event for each active webhook of the project that wants it."""
     now = timezone.now()
     deliveries = [
         WebhookDelivery.objects.create(webhook=webhook, event=event, payload=payload,
                                        next_attempt_at=now)
-        for webhook in Webhook.objects.filter(project_id=project_id, active=True).order_by("id")
+        for webhook in instances(Webhook, ACTIVE_WEBHOOKS_SQL, [project_id])
         if event in webhook.events
     ]
     _queue(deliveries)
