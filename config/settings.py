@@ -94,20 +94,6 @@ TEMPLATES = [
 ]
 
 
-def postgres_options() -> dict:
-    """Parameters are bound on the server and a statement run DB_PREPARE_THRESHOLD times on
-    a connection is prepared there, which saves the parsing, and the client's quoting, on
-    every call of the hot paths. Each execution is still planned for its own parameters:
-    the generic plan PostgreSQL would otherwise settle on for ``project_id = $1`` sorts
-    every open item of the project to pick one. A threshold of 0 turns preparing off, for a
-    pooler in transaction mode that cannot keep prepared statements."""
-    threshold = env_int("DB_PREPARE_THRESHOLD", 5)
-    if threshold <= 0:
-        return {}
-    return {"server_side_binding": True, "prepare_threshold": threshold,
-            "options": "-c plan_cache_mode=force_custom_plan"}
-
-
 def database_settings() -> dict:
     """SQLite gets WAL, a busy timeout and IMMEDIATE transactions so that concurrent writers
     queue instead of failing with "database is locked"."""
@@ -125,7 +111,6 @@ def database_settings() -> dict:
         }
     else:
         config["CONN_HEALTH_CHECKS"] = True
-        config.setdefault("OPTIONS", {}).update(postgres_options())
     if "TEST_DATABASE_NAME" in os.environ:
         config["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
     return config

@@ -35,15 +35,6 @@ if connection.vendor == "sqlite":
         cursor.execute("PRAGMA journal_mode")
         report["journal_mode"] = cursor.fetchone()[0]
     report["transaction_mode"] = connection.transaction_mode
-if connection.vendor == "postgresql":
-    with connection.cursor() as cursor:
-        for _ in range(6):
-            cursor.execute("SELECT %s::int", [1])
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-        report["prepared"] = cursor.fetchone()[0]
-        cursor.execute("SHOW plan_cache_mode")
-        report["plan_cache_mode"] = cursor.fetchone()[0]
-    report["server_side_binding"] = connection.features.uses_server_side_binding
 print(json.dumps(report))
 """
 
@@ -119,15 +110,3 @@ def test_redis_url_moves_jobs_and_cache_to_redis(tmp_path):
     assert "orm" not in report["q_cluster"]
     assert report["cache"] == "RedisCache"
     assert report["cache_location"] == url
-
-
-@pytest.mark.postgres
-def test_postgres_prepares_repeated_statements_but_plans_each_execution(tmp_path):
-    url = os.environ["DATABASE_URL"]
-    report = probe(tmp_path, SECRET_KEY="x", DATABASE_URL=url)
-    assert report["server_side_binding"] is True
-    assert report["prepared"] == 1
-    assert report["plan_cache_mode"] == "force_custom_plan"
-    off = probe(tmp_path, SECRET_KEY="x", DATABASE_URL=url, DB_PREPARE_THRESHOLD="0")
-    assert (off["server_side_binding"], off["prepared"], off["plan_cache_mode"]) == (
-        False, 0, "auto")
