@@ -2,7 +2,7 @@
 
 The baseline is the cheapest correct work queue PostgreSQL can run: a bare table dequeued
 with ``FOR UPDATE SKIP LOCKED`` and acknowledged in a second transaction, by the same number
-of threads in the same run. Our figure is assignments per second through the real routing
+of processes in the same run. Our figure is assignments per second through the real routing
 and submit services; the ratio says what eligibility, slot accounting, lease bookkeeping,
 answer validation and the quality and money hooks cost on top of the bare queue.
 
