@@ -33,6 +33,7 @@ from accounts.models import Domain, Expertise, ExpertProfile, Membership
 from accounts.services import qualify_expertise
 from config.exceptions import Conflict
 from config.rawsql import instances, json_value
+from config.transactions import retried_on_deadlock
 from tasks import schema
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
@@ -177,6 +178,7 @@ def _reviewable(annotation_id: int, user) -> Annotation:
     return annotation
 
 
+@retried_on_deadlock
 @transaction.atomic
 def review_annotation(*, annotation_id: int, reviewer, verdict: str, answer: Any = None,
                       comment: str = "") -> Review:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
 from config.exceptions import Conflict
 from config.rawsql import instances
+from config.transactions import retried_on_deadlock
 
 from .models import Assignment, Item, Project, ProjectExpert
 from .signals import LeaseRefused, assignment_leased, assignments_released
@@ -174,6 +175,7 @@ WHERE e.user_id = %s
 """
 
 
+@retried_on_deadlock
 @transaction.atomic
 def next_assignment(user, project: Project | None = None, *,
                     rng: random.Random | None = None) -> NextResult:

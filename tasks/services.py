@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Domain, Membership, Organization
 from config.exceptions import Conflict
 from config.rawsql import aware, json_value
+from config.transactions import retried_on_deadlock
 
 from . import schema
 from .models import Annotation, Assignment, Comment, Item, Project
@@ -209,6 +210,7 @@ def _record_answer(cursor, *, assignment_id: int, item_id: int, project_id: int,
     return annotation_id, bool(row and row[0])
 
 
+@retried_on_deadlock
 @transaction.atomic
 def submit(*, assignment_id: int, user, answer: Any,
            duration_s: float | None = None) -> Annotation:
