@@ -86,7 +86,12 @@ def _pairable(counts: np.ndarray) -> np.ndarray | None:
 
 
 def alpha(matrix: np.ndarray, level: str, value_domain) -> float | None:
-    """Krippendorff's alpha via the `krippendorff` package, None when undefined.
+    """Krippendorff's alpha via the `krippendorff` package, None when undefined."""
+    return alpha_of_counts(value_counts(matrix, value_domain), level, value_domain)
+
+
+def alpha_of_counts(counts: np.ndarray, level: str, value_domain) -> float | None:
+    """`alpha` from the matrix's `value_counts`, for callers that need them elsewhere too.
 
     Value counts are handed over instead of the raw matrix so the package never builds
     its coders x units x values cube; units with a single value add nothing to the
@@ -94,7 +99,7 @@ def alpha(matrix: np.ndarray, level: str, value_domain) -> float | None:
     """
     if not _has_level(level):
         return None
-    counts = _pairable(value_counts(matrix, value_domain))
+    counts = _pairable(counts)
     if counts is None:
         return None
     return float(
@@ -106,9 +111,7 @@ def alpha(matrix: np.ndarray, level: str, value_domain) -> float | None:
     )
 
 
-def _pattern_coincidences(
-    matrix: np.ndarray, value_domain
-) -> tuple[np.ndarray, np.ndarray] | None:
+def _pattern_coincidences(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Each distinct unit pattern's coincidence matrix and how many units share it.
 
     Alpha only sees a unit through its value counts, so units are grouped by their
@@ -116,7 +119,7 @@ def _pattern_coincidences(
     positions do not matter). With 5 coders and a handful of values there are at
     most a few hundred patterns however many units there are.
     """
-    counts = _pairable(value_counts(matrix, value_domain))
+    counts = _pairable(counts)
     if counts is None:
         return None
     patterns, freq, _ = unique_rows(counts)
@@ -165,7 +168,7 @@ def coincidence_alpha(matrix: np.ndarray, level: str, value_domain) -> float | N
     """
     if not _has_level(level):
         return None
-    grouped = _pattern_coincidences(matrix, value_domain)
+    grouped = _pattern_coincidences(value_counts(matrix, value_domain))
     if grouped is None:
         return None
     o_p, freq = grouped
@@ -180,7 +183,19 @@ def alpha_interval(
     resamples: int = 1000,
     seed: int = 0,
 ) -> tuple[float, float] | None:
-    """95% bootstrap percentile interval for alpha, resampling pairable units.
+    """95% bootstrap percentile interval for alpha, resampling pairable units."""
+    return alpha_interval_of_counts(value_counts(matrix, value_domain), level, value_domain,
+                                    resamples, seed)
+
+
+def alpha_interval_of_counts(
+    counts: np.ndarray,
+    level: str,
+    value_domain,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """`alpha_interval` from the matrix's `value_counts`.
 
     Each resample redraws how many units of each value pattern it holds (a multinomial
     over pattern frequencies, identical to drawing units with replacement) and sums the
@@ -190,7 +205,7 @@ def alpha_interval(
     """
     if not _has_level(level):
         return None
-    grouped = _pattern_coincidences(matrix, value_domain)
+    grouped = _pattern_coincidences(counts)
     if grouped is None:
         return None
     o_p, freq = grouped
@@ -233,7 +248,12 @@ def fleiss_kappa(matrix: np.ndarray) -> float | None:
     discards ratings) this keeps the units with the modal count (ties go to the larger
     count); use Krippendorff's alpha when the other units matter.
     """
-    counts = value_counts(matrix, _observed_domain(matrix))
+    return modal_fleiss_kappa(value_counts(matrix, _observed_domain(matrix)))
+
+
+def modal_fleiss_kappa(counts: np.ndarray) -> float | None:
+    """`fleiss_kappa` from a units x values count table; values nobody gave change
+    nothing, so the counts over a question's whole value domain serve."""
     m = counts.sum(axis=1)
     sizes, freq = np.unique(m[m >= 2], return_counts=True)
     if len(sizes) == 0:
@@ -244,7 +264,12 @@ def fleiss_kappa(matrix: np.ndarray) -> float | None:
 
 def percent_agreement(matrix: np.ndarray) -> float | None:
     """Mean over units with two or more values of the share of agreeing value pairs."""
-    counts = value_counts(matrix, _observed_domain(matrix)).astype(float)
+    return percent_agreement_of_counts(value_counts(matrix, _observed_domain(matrix)))
+
+
+def percent_agreement_of_counts(counts: np.ndarray) -> float | None:
+    """`percent_agreement` from a units x values count table (any superset of values)."""
+    counts = np.asarray(counts, dtype=float)
     m = counts.sum(axis=1)
     keep = m >= 2
     if not keep.any():

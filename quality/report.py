@@ -330,11 +330,12 @@ def question_stats(question: dict, units: Units | None, packed: np.ndarray | Non
     if units is None or level == LEVEL_NONE or units.n_units == 0:
         return row
     domain = units.value_domain
-    interval = agreement.alpha_interval(packed, level, domain)
-    row.update(alpha=_optional(agreement.alpha(packed, level, domain)),
+    counts = agreement.value_counts(packed, domain)
+    interval = agreement.alpha_interval_of_counts(counts, level, domain)
+    row.update(alpha=_optional(agreement.alpha_of_counts(counts, level, domain)),
                alpha_ci=list(interval) if interval else None,
-               fleiss_kappa=_optional(agreement.fleiss_kappa(packed)),
-               percent_agreement=_optional(agreement.percent_agreement(packed)))
+               fleiss_kappa=_optional(agreement.modal_fleiss_kappa(counts)),
+               percent_agreement=_optional(agreement.percent_agreement_of_counts(counts)))
     return row
 
 
