@@ -2,18 +2,24 @@
 Leases never reserve beyond the funds, approvals pay once, payouts never overdraw and are
 never paid twice, however the calls interleave."""
 
+import threading
 from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from config.exceptions import Conflict
 from marketplace import jobs, services
 from marketplace.models import Payout, Transaction
+from marketplace.receivers import reserve_for_lease
+from quality import services as quality_services
+from quality.models import QualityRule, Review
 from tasks import services as task_services
 from tasks.jobs import auto_approve
-from tasks.models import Assignment
+from tasks.models import Assignment, ProjectExpert
+from tasks.signals import assignment_approved, assignment_leased
 from tests import factories
 from tests.concurrency import race
 from tests.conftest import client_for
@@ -125,3 +131,62 @@ def test_payout_runs_racing_pay_each_payout_once(customer, settings):
     for expert in experts:
         assert earned(expert) == Decimal("0.40")
     assert_books_balance()
+
+
+def test_a_review_that_removes_an_expert_and_a_lease_of_their_item_both_succeed(customer):
+    """The review pays (locking the accounts) and then removes the expert (locking the items
+    of their leases); the lease locks its item and then reserves (locking the accounts).
+    Each waits for the other in the middle once, so PostgreSQL has to abort one of them."""
+    organization = factories.organization_of(customer)
+    deposit(organization, "100.00")
+    project = paid_project(customer, items=2, overlap=2)
+    removed, other, newcomer = factories.expert(), factories.expert(), factories.expert()
+    answered = submit(lease(removed, project).assignment)
+    submit(lease(other, project).assignment)  # the answered item is full now
+    kept = lease(removed, project).assignment
+    QualityRule.objects.create(project=project, metric="skip_rate", comparator="gte",
+                               value="0", action="remove", min_evidence=1)
+    middle = threading.Barrier(2, timeout=10)
+    waited = set()
+
+    def meet(name):
+        if name not in waited:
+            waited.add(name)
+            middle.wait()
+
+    def after_payment(sender, assignment, **kwargs):
+        meet("review")
+
+    def before_reservation(sender, assignment, **kwargs):
+        meet("lease")
+
+    before = deadlocks()
+    assignment_approved.connect(after_payment, weak=False, dispatch_uid="test.after_payment")
+    assignment_leased.disconnect(dispatch_uid="marketplace.reserve_for_lease")
+    assignment_leased.connect(before_reservation, weak=False, dispatch_uid="test.before")
+    assignment_leased.connect(reserve_for_lease, dispatch_uid="marketplace.reserve_for_lease")
+    try:
+        review, leased = race(
+            lambda: quality_services.review_annotation(
+                annotation_id=answered.annotation.pk, reviewer=customer, verdict="accept"),
+            lambda: lease(newcomer, project).assignment)
+    finally:
+        assignment_approved.disconnect(dispatch_uid="test.after_payment")
+        assignment_leased.disconnect(dispatch_uid="test.before")
+    assert deadlocks() == before + 1
+    assert isinstance(review, Review), review
+    # The lease, run again while the review still holds the item, may find nothing free.
+    assert leased is None or isinstance(leased, Assignment), leased
+    assert leased is None or leased.item_id == kept.item_id
+    assert ProjectExpert.objects.get(project=project, expert=removed).access == "removed"
+    assert Assignment.objects.get(pk=kept.pk).status == "expired"
+    assert_books_balance()
+
+
+def deadlocks() -> int:
+    """Deadlocks PostgreSQL has broken in the test database so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = "
+                       "current_database()")
+        return cursor.fetchone()[0]
