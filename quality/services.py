@@ -303,9 +303,11 @@ def settle_overlap(annotation: Annotation, project: Project) -> None:
     with connection.cursor() as cursor:
         cursor.execute(SETTLE_SQL.format(lock=lock), [project.pk, annotation.item_id])
         rows = cursor.fetchall()
-    if not rows or rows[0][1] < rows[0][0]:
+    if not rows:
         return
-    overlap = rows[0][0]
+    overlap, annotated = rows[0][:2]
+    if annotated < overlap:
+        return
     answers = [(json_value(answer), trust.PRIOR.mean if mean is None else mean)
                for *_, answer, mean in rows]
     if not disputed(project, answers):
