@@ -111,6 +111,11 @@ def database_settings() -> dict:
         }
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # Only config.rawsql.statement_cursor asks psycopg to prepare statements; Django's
+        # own cursors bind on the client and never do. None turns preparing off, for a
+        # pooler in transaction mode that cannot keep prepared statements.
+        config["OPTIONS"] = {"prepare_threshold": (
+            0 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None)}
     if "TEST_DATABASE_NAME" in os.environ:
         config["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
     return config

@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import Domain, Expertise, ExpertProfile, Membership
 from accounts.services import qualify_expertise
 from config.exceptions import Conflict
-from config.rawsql import instances, json_value
+from config.rawsql import instances, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
 from tasks import schema
 from tasks import services as task_services
@@ -300,7 +300,7 @@ def settle_overlap(annotation: Annotation, project: Project) -> None:
     is held while its overlap changes, so `filled <= overlap` holds whatever runs alongside.
     """
     lock = "FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(SETTLE_SQL.format(lock=lock), [project.pk, annotation.item_id])
         rows = cursor.fetchall()
     if not rows:

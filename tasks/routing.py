@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
 from config.exceptions import Conflict
-from config.rawsql import instances
+from config.rawsql import instances, statement_cursor
 from config.transactions import retried_on_deadlock
 
 from .models import Assignment, Item, Project, ProjectExpert
@@ -308,7 +308,7 @@ def take_open_slot(assignment: Assignment) -> bool:
     """
     project_id, expert_id = assignment.project.pk, assignment.expert.pk
     lease_values = [assignment.leased_at, assignment.expires_at, assignment.price]
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(LEASE_SQL_POSTGRES, [project_id, expert_id, project_id, expert_id,
                                                 *lease_values])

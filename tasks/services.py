@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, Membership, Organization
 from config.exceptions import Conflict
-from config.rawsql import aware, json_value
+from config.rawsql import aware, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
 
 from . import schema
@@ -217,7 +217,7 @@ def submit(*, assignment_id: int, user, answer: Any,
     """Record the expert's answer; the slot stays taken, now by the annotation."""
     now = timezone.now()
     lock = "FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(LOCK_ASSIGNMENT_SQL.format(lock=lock), [assignment_id, user.pk])
         row = cursor.fetchone()
         if row is None:
@@ -277,7 +277,7 @@ def check_item_completion(item_id: int, project_id: int) -> bool:
     the first transaction, and read what it committed. Checks in the middle of a project,
     nearly all of them, never queue on each other.
     """
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(COMPLETION_SQL, [project_id, project_id, item_id])
         external_id, annotated, overlap, open_slots, live_leases = cursor.fetchone()
         if annotated < overlap:
