@@ -285,6 +285,22 @@ def test_completing_an_item_mid_project_does_not_queue_on_the_completion_lock():
     assert Item.objects.get(pk=first.item_id).status == "complete"
 
 
+@pytest.mark.postgres
+def test_every_statement_of_a_lease_and_a_submission_is_prepared_once(customer):
+    project = factories.project(customer, items=2, overlap=1)
+    expert = factories.expert()
+    answer(lease(expert, project))
+    answer(lease(expert, project))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    for fragment in ("FROM accounts_expertprofile e", "FROM tasks_project p\nJOIN",
+                     "WITH picked AS", "FROM tasks_assignment a\nJOIN tasks_item i",
+                     "WITH submitted AS", "FROM tasks_project p WHERE p.id = $2",
+                     "FROM tasks_item i WHERE i.id = $3"):
+        assert sum(fragment in statement for statement in prepared) == 1, fragment
+
+
 def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
     from tasks.routing import eligible_projects, qualifying_projects
 
