@@ -69,10 +69,15 @@ def timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, outcome
 
 
+def _significant(value: float) -> float:
+    return float(f"{value:.4g}")
+
+
 def result(name: str, value: float, unit: str, *, baseline: float | None = None,
            target: str | None = None, **extra: Any) -> dict:
-    """One line of bench/results.json; ``ratio`` is value / baseline (higher is better)."""
-    return {"name": name, "value": round(value, 1), "unit": unit,
-            "baseline": None if baseline is None else round(baseline, 1),
+    """One line of bench/results.json; ``ratio`` is value / baseline. Figures keep four
+    significant digits, so that a report of about a second still shows its baseline."""
+    return {"name": name, "value": _significant(value), "unit": unit,
+            "baseline": None if baseline is None else _significant(baseline),
             "ratio": None if not baseline else round(value / baseline, 3),
             "target": target, **extra}
