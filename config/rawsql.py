@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
-from django.db.backends.utils import CursorDebugWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 from django.utils import timezone
 
@@ -54,12 +54,13 @@ class PreparedDebugWrapper(CursorDebugWrapper):
             return super(CursorDebugWrapper, self).execute(sql, params)
 
 
-def statement_cursor():
+def statement_cursor() -> CursorWrapper:
     """A cursor for the fixed statements of the hot paths, wrapped as Django wraps its own:
     database errors become Django's, and queries are logged when Django logs them."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     cursor = PreparedCursor(connection.connection)
     if connection.queries_logged:
         return PreparedDebugWrapper(cursor, connection)

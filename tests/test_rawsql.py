@@ -48,6 +48,7 @@ def test_statements_are_prepared_once_per_connection():
 def test_without_prepared_statements_the_statement_still_runs_unprepared():
     project = factories.project(factories.customer())
     connection.ensure_connection()
+    configured = connection.connection.prepare_threshold
     connection.connection.prepare_threshold = None
     try:
         with statement_cursor() as cursor:
@@ -55,7 +56,7 @@ def test_without_prepared_statements_the_statement_still_runs_unprepared():
                            [project.pk])
             assert cursor.fetchone() == (project.overlap,)
     finally:
-        connection.connection.prepare_threshold = 0
+        connection.connection.prepare_threshold = configured
     assert _prepared("SELECT p.overlap FROM tasks_project p") == 0
 
 

@@ -110,3 +110,14 @@ def test_redis_url_moves_jobs_and_cache_to_redis(tmp_path):
     assert "orm" not in report["q_cluster"]
     assert report["cache"] == "RedisCache"
     assert report["cache_location"] == url
+
+
+
+@pytest.mark.parametrize(("flag", "threshold"), [("", 0), ("0", None)])
+def test_postgresql_prepares_statements_unless_a_pooler_forbids_it(monkeypatch, flag,
+                                                                   threshold):
+    from config.settings import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", flag)
+    assert database_settings()["OPTIONS"] == {"prepare_threshold": threshold}
