@@ -297,7 +297,8 @@ def test_every_statement_of_a_lease_and_a_submission_is_prepared_once(customer):
     for fragment in ("FROM accounts_expertprofile e", "FROM tasks_project p\nJOIN",
                      "WITH picked AS", "FROM tasks_assignment a\nJOIN tasks_item i",
                      "WITH submitted AS", "FROM tasks_project p WHERE p.id = $2",
-                     "FROM tasks_item i WHERE i.id = $3"):
+                     "FROM tasks_item i WHERE i.id = $3",
+                     "JOIN tasks_annotation n ON n.item_id = i.id"):
         assert sum(fragment in statement for statement in prepared) == 1, fragment
 
 
