@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install browser run test lint bench clean
 
 install: $(STAMP)
 
@@ -19,11 +19,20 @@ $(STAMP): pyproject.toml
 # The web server and a django-q2 worker run together; Ctrl-C stops both. The trap stops the
 # worker by its pid: a `kill 0` there would signal the shell itself, re-enter the trap and
 # crash /bin/sh.
+# The browser tests drive Debian's Chromium; install it where it is missing (as root, or
+# through sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 run: export DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "API docs:  http://$(HOST):$(PORT)/api/docs/"
+	@echo "Workspace: http://$(HOST):$(PORT)/workspace/"
 	@echo "Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "Schema:    http://$(HOST):$(PORT)/api/schema/?format=json"
 	@$(BIN)/python manage.py qcluster & worker=$$!; \
@@ -31,7 +40,7 @@ run: install
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -27,11 +27,22 @@ class User(AbstractUser):
         return hasattr(self, "expert_profile")
 
 
+class OrganizationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "OrganizationQuerySet":
+        """Operators see every organization, everyone else those they belong to; each row
+        carries the user's ``role`` in it (None for an operator who is not a member)."""
+        role = Membership.objects.filter(organization=models.OuterRef("pk"), user=user.pk)
+        queryset = self.annotate(role=models.Subquery(role.values("role")[:1]))
+        return queryset if user.is_staff else queryset.filter(memberships__user=user.pk)
+
+
 class Organization(models.Model):
     """A customer: owns projects, money and members."""
 
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganizationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

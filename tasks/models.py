@@ -13,6 +13,16 @@ from django.db.models import F, Q
 from accounts.models import Degree, Domain, Organization
 
 
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ProjectQuerySet":
+        """Operators see every project; customers those of the organizations they belong
+        to. Experts see projects through the marketplace listing and their assignments,
+        never through this."""
+        if user.is_staff:
+            return self
+        return self.filter(organization__memberships__user=user.pk)
+
+
 class Project(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -58,6 +68,8 @@ class Project(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -200,6 +212,12 @@ class Item(models.Model):
                 "open": Q(filled=0)}[status]
 
 
+class AssignmentQuerySet(models.QuerySet):
+    def held_by(self, expert) -> "AssignmentQuerySet":
+        """An expert's own assignments; another expert's answer 404 on every surface."""
+        return self.filter(expert=expert.pk)
+
+
 class Assignment(models.Model):
     """A lease of one item to one expert. `assigned` holds a slot until it expires."""
 
@@ -227,6 +245,8 @@ class Assignment(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     skip_reason = models.TextField(blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

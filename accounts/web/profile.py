@@ -1,0 +1,4 @@
+"""The expert's own profile: details, credentials with evidence, domains."""
+
+urlpatterns: list = []
+menu: list = []

@@ -1,0 +1,4 @@
+"""The expert's earnings, statement and payout requests."""
+
+urlpatterns: list = []
+menu: list = []

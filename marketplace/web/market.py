@@ -1,0 +1,4 @@
+"""Open projects, invitations and applications, for experts."""
+
+urlpatterns: list = []
+menu: list = []

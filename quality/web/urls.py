@@ -1,0 +1,7 @@
+"""Every workspace page of the app, and its menu entries."""
+
+from . import experts, history, qualifications, reports, review
+
+PAGES = (review, reports, experts, qualifications, history)
+urlpatterns = [pattern for module in PAGES for pattern in module.urlpatterns]
+menu = [entry for module in PAGES for entry in module.menu]
