@@ -136,16 +136,17 @@ class WorkspaceSite(admin.AdminSite):
 site = WorkspaceSite(name="workspace")
 
 
-def page(audience: Audience | None = None) -> Callable:
+def page(*audience: Audience) -> Callable:
     """Make a view a workspace page: sign-in required, CSRF-checked, never cached, and,
-    when ``audience`` is given, refused to users who are not of it."""
+    when audiences are given, refused to users who are of none of them."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def inner(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             request.current_app = site.name
-            if audience is not None and audience not in audiences(request.user):
-                raise PermissionDenied(f"This page is for {audience.value}s.")
+            if audience and not set(audience) & audiences(request.user):
+                names = " and ".join(f"{each.value}s" for each in audience)
+                raise PermissionDenied(f"This page is for {names}.")
             return view(request, *args, **kwargs)
 
         return site.admin_view(inner)
