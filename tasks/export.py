@@ -81,6 +81,35 @@ def register_view(name: str, *, columns: Sequence[str], params: dict[str, str] |
     return decorator
 
 
+@dataclass(frozen=True)
+class Download:
+    """One view of a project's work as a file, ready to stream."""
+
+    filename: str
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+def download(project: Project, view_name: str, file_format: str,
+             options: dict[str, str] | None = None) -> Download:
+    """Open the view ``view_name`` of the project as a ``file_format`` file. Raises
+    ``ExportUnavailable`` before any row is read when the view does not exist or cannot be
+    built for this project's questions; ``options`` are the view's own parameters."""
+    view = VIEWS.get(view_name)
+    if view is None:
+        raise ExportUnavailable(f"Unknown view {view_name!r}; this server offers "
+                                f"{', '.join(sorted(VIEWS))}.")
+    if file_format not in FORMATS:
+        raise ExportUnavailable(f"Unknown format {file_format!r}; choose "
+                                f"{' or '.join(sorted(FORMATS))}.")
+    known = {name: value for name, value in (options or {}).items() if name in view.params}
+    rows = view.rows(project, **known)
+    content_type, extension = FORMATS[file_format]
+    return Download(filename=f"project-{project.pk}-{view_name}.{extension}",
+                    content_type=content_type,
+                    chunks=stream(rows, view.columns, file_format))
+
+
 def expert_pseudonym(project_id: int, expert_id: int) -> str:
     """A short name for an expert that is stable within a project, differs between projects
     and cannot be traced back to the expert without the server's secret key."""

@@ -52,6 +52,7 @@ from .services import CUSTOMER_EDITORS, require_role
 from .signals import batch_ingested
 
 FORMATS = ("json", "jsonl", "csv")
+EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv"}
 ITEM_KEYS = ("external_id", "data", "gold", "priority")
 _ITEM_KEY_SET = frozenset(ITEM_KEYS)
 NON_FIELD = "non_field_errors"
@@ -637,6 +638,11 @@ def _finish(project: Project, batch: Batch, *, rows: int, created: int, existing
 
 def uploads_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / "uploads"
+
+
+def format_of(filename: str) -> str | None:
+    """The upload format a file name announces by its extension, or None."""
+    return EXTENSIONS.get(Path(filename or "").suffix.lower())
 
 
 def answered_in_background(batch: Batch) -> bool:
