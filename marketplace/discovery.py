@@ -3,6 +3,7 @@ projects an expert may see and apply to. Reads only; the changes are in ``servic
 
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     Exists,
@@ -17,9 +18,12 @@ from django.utils import timezone
 
 from accounts.models import DEGREE_RANK, Credential, Domain, Expertise, ExpertProfile
 from tasks.models import Project, ProjectExpert
-from tasks.routing import qualifying_projects
+from tasks.routing import admitting, qualifying_projects
 
+from . import pseudonyms
 from .models import Application, ProjectInvitation
+
+User = get_user_model()
 
 
 def not_suspended(prefix: str = "") -> Q:
@@ -32,9 +36,10 @@ def directory(*, domains: list[Domain] | None = None, min_trust: Decimal | None 
               degree: str | None = None, language: str | None = None,
               verified_credentials: int | None = None,
               available_hours: int | None = None) -> QuerySet[ExpertProfile]:
-    """Verified, active experts matching every given filter. `min_trust` applies to the
-    expertise in the given domains (in any domain when none is given); `degree` is a
-    minimum, doctorates counting as peers as routing counts them."""
+    """Verified, active experts matching every given filter. `domains` are matched by
+    expertise that is not suspended, and `min_trust` applies to that expertise (to any
+    when no domain is given); `degree` is a minimum, doctorates counting as peers as routing
+    counts them."""
     experts = ExpertProfile.objects.filter(verification=ExpertProfile.Verification.VERIFIED,
                                            status=ExpertProfile.Status.ACTIVE)
     if domains is not None or min_trust is not None:
@@ -70,15 +75,29 @@ def cards(experts: QuerySet[ExpertProfile]) -> QuerySet[ExpertProfile]:
         .select_related("domain").order_by("domain__slug")))
 
 
-def domain_and_children(slug: str) -> list[Domain]:
-    return list(Domain.objects.filter(Q(slug=slug) | Q(parent__slug=slug)))
+def expert_by_pseudonym(pseudonym: str):
+    """The expert a directory id names, or None when it names nobody who is an expert."""
+    user_id = pseudonyms.decode(pseudonym.strip())
+    if user_id is None:
+        return None
+    return User.objects.filter(pk=user_id, expert_profile__isnull=False).first()
+
+
+def admitting_domains(slug: str) -> list[Domain]:
+    """The domain named `slug` and those whose expertise routing counts for it: a search for
+    cardiology finds physicians as well, one for medicine finds cardiologists. Empty for an
+    unknown slug."""
+    domain = Domain.objects.filter(slug=slug).first()
+    if domain is None:
+        return []
+    return list(Domain.objects.filter(admitting(domain.pk, domain.parent_id, field="")))
 
 
 def listed_projects(profile: ExpertProfile) -> QuerySet[Project]:
     """Active projects the expert qualifies for, as routing judges it (degree, expertise in
-    the domain or its parent, qualified unless the project accepts claims, trust at the
-    floor, not suspended): public ones, and private ones they are invited to or let in.
-    Projects that removed the expert are not listed."""
+    the domain, its parent or a subdomain, qualified unless the project accepts claims, trust
+    at the floor, not suspended): public ones, and private ones they are invited to or let
+    in. Projects that removed the expert are not listed."""
     user_id = profile.pk
     roster = ProjectExpert.objects.filter(project=OuterRef("pk"), expert_id=user_id)
     allowed = roster.filter(access=ProjectExpert.Access.ALLOWED)
