@@ -1,5 +1,8 @@
 """People and organizations: who may post work, who may do it, and in which domains."""
 
+import uuid
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -31,9 +34,21 @@ class OrganizationQuerySet(models.QuerySet):
     def visible_to(self, user) -> "OrganizationQuerySet":
         """Operators see every organization, everyone else those they belong to; each row
         carries the user's ``role`` in it (None for an operator who is not a member)."""
+        if not user.is_authenticated:
+            return self.none()
         role = Membership.objects.filter(organization=models.OuterRef("pk"), user=user.pk)
         queryset = self.annotate(role=models.Subquery(role.values("role")[:1]))
         return queryset if user.is_staff else queryset.filter(memberships__user=user.pk)
+
+
+class ExpertOwnedQuerySet(models.QuerySet):
+    """Records that belong to one expert, such as their qualification attempts, payouts or
+    applications: another expert's record of the kind does not exist for them (404)."""
+
+    def of_expert(self, expert) -> "ExpertOwnedQuerySet":
+        if not expert.is_authenticated:
+            return self.none()
+        return self.filter(expert=expert.pk)
 
 
 class Organization(models.Model):
@@ -162,6 +177,13 @@ class ExpertProfile(models.Model):
                 and self.verification == self.Verification.VERIFIED)
 
 
+def evidence_path(credential: "Credential", filename: str) -> str:
+    """Evidence files are stored under a random name in the expert's own folder: the name an
+    expert's computer gave the file says nothing the operator needs and may say too much."""
+    suffix = Path(filename).suffix.lower()
+    return f"credentials/{credential.expert_id}/{uuid.uuid4().hex}{suffix}"
+
+
 class Credential(models.Model):
     Status = Verification
 
@@ -173,6 +195,8 @@ class Credential(models.Model):
     year = models.PositiveSmallIntegerField()
     evidence = models.URLField(max_length=500, blank=True,
                                help_text="Link to the diploma, registry entry or publication.")
+    evidence_file = models.FileField(upload_to=evidence_path, max_length=200, blank=True,
+                                     help_text="A scan or PDF of the diploma or licence.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reviewer_notes = models.TextField(blank=True)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

@@ -6,9 +6,11 @@ what a verification records) hold whichever door the change comes through.
 
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import PurePath
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -108,6 +110,50 @@ def update_expert_profile(profile: ExpertProfile, *, domains: Iterable[Domain] |
     if domains is not None:
         claim_domains(profile, domains, source=Expertise.Source.PROFILE)
     return profile
+
+
+# Evidence an operator can open in a browser without running anything: PDFs and pictures.
+EVIDENCE_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
+                  ".jpeg": "image/jpeg"}
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+# How each kind of file starts, so that a renamed executable is not taken for a scan.
+EVIDENCE_SIGNATURES = {".pdf": (b"%PDF-",), ".png": (b"\x89PNG\r\n\x1a\n",),
+                       ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",)}
+
+
+def check_evidence(upload: UploadedFile) -> None:
+    """Refuse evidence that is too large or not a PDF, PNG or JPEG, naming the limit."""
+    suffix = PurePath(upload.name or "").suffix.lower()
+    if suffix not in EVIDENCE_TYPES:
+        raise ValidationError({"evidence_file": [
+            f"Upload a PDF, PNG or JPEG file; {upload.name!r} is not one."]})
+    if upload.size > EVIDENCE_MAX_BYTES:
+        raise ValidationError({"evidence_file": [
+            f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
+            f"{EVIDENCE_MAX_BYTES // 1024 // 1024} MB."]})
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if not head.startswith(EVIDENCE_SIGNATURES[suffix]):
+        raise ValidationError({"evidence_file": [
+            f"{upload.name!r} does not look like a {suffix[1:].upper()} file."]})
+
+
+@transaction.atomic
+def add_credential(profile: ExpertProfile, *, degree: str, institution: str, year: int,
+                   evidence_file: UploadedFile, field: str = "") -> Credential:
+    """An expert adds a degree or licence with its evidence; it waits for an operator."""
+    check_evidence(evidence_file)
+    credential = Credential(expert=profile, degree=degree, field=field,
+                            institution=institution, year=year)
+    credential.full_clean(exclude=["evidence_file", "evidence"])
+    credential.evidence_file.save(evidence_file.name, evidence_file, save=False)
+    try:
+        credential.save()
+    except Exception:
+        credential.evidence_file.delete(save=False)
+        raise
+    return credential
 
 
 def role_in(user: User, organization: Organization) -> str | None:
