@@ -13,15 +13,16 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import Expertise, Membership, Organization
+from accounts.access import Action, require, require_expert
+from accounts.models import Expertise, Organization
 from config.exceptions import Conflict
 from tasks.models import Assignment, Project, ProjectExpert
-from tasks.services import require_role
+from tasks.routing import admitting
 from tasks.signals import LeaseRefused
 
 from . import ledger
@@ -38,13 +39,7 @@ from .models import (
     Transaction,
 )
 
-MANAGERS = {Membership.Role.OWNER, Membership.Role.ADMIN}
 Kind = Transaction.Kind
-
-
-def _require_staff(user) -> None:
-    if not user.is_staff:
-        raise PermissionDenied("Only platform operators record payments.")
 
 
 def _require_positive(amount: Decimal) -> Decimal:
@@ -72,7 +67,7 @@ def record_deposit(*, organization: Organization, amount: Decimal, currency: str
     The reference identifies the payment: recording it again returns the first record, and
     the same reference with other figures is a conflict, never a second deposit.
     """
-    _require_staff(by)
+    require(by, Action.OPERATE, message="Only platform operators record payments.")
     amount = _require_positive(amount)
     if not reference.strip():
         raise ValidationError({"reference": ["The payment's reference is required."]})
@@ -166,9 +161,9 @@ def _release(assignment: Assignment, reserved: Account, amount: Decimal, memo: s
 # Approval -------------------------------------------------------------------------------------
 
 def expert_trust(expert_id: int, project: Project) -> Decimal | None:
-    """The expert's trust in the project's domain (or its parent, as routing counts it)."""
-    return (Expertise.objects.filter(Q(domain_id=project.domain_id)
-                                     | Q(domain_id=project.domain.parent_id),
+    """The expert's best trust among the expertise routing counts for the project's domain
+    (its own, its parent's or a subdomain's)."""
+    return (Expertise.objects.filter(admitting(project.domain_id, project.domain.parent_id),
                                      expert_id=expert_id)
             .aggregate(trust=Max("trust"))["trust"])
 
@@ -247,7 +242,7 @@ def grant_bonus(*, project: Project, expert, amount: Decimal, reason: str,
                 idempotency_key: str, by) -> tuple[Bonus, bool]:
     """Pay an expert who worked on the project a bonus from the organization's available
     funds, less the platform fee; ``(bonus, created)``. The key makes retries safe."""
-    require_role(by, project.organization, MANAGERS)
+    require(by, Action.MANAGE, project.organization_id)
     amount = _require_positive(amount)
     if not reason.strip():
         raise ValidationError({"reason": ["Say why: the expert reads it."]})
@@ -289,7 +284,7 @@ def set_quality_bonus(*, project: Project, rate: Decimal, min_trust: Decimal,
                       by) -> QualityBonusPolicy:
     """Set the project's quality bonus. Leases taken from now on reserve it; leases already
     held keep what they reserved."""
-    require_role(by, project.organization, MANAGERS)
+    require(by, Action.MANAGE, project.organization_id)
     policy, _ = QualityBonusPolicy.objects.update_or_create(
         project=project, defaults={"rate": rate, "min_trust": min_trust, "updated_by": by})
     return policy
@@ -297,7 +292,7 @@ def set_quality_bonus(*, project: Project, rate: Decimal, min_trust: Decimal,
 
 @transaction.atomic
 def remove_quality_bonus(*, project: Project, by) -> None:
-    require_role(by, project.organization, MANAGERS)
+    require(by, Action.MANAGE, project.organization_id)
     QualityBonusPolicy.objects.filter(project=project).delete()
 
 
@@ -309,8 +304,7 @@ def request_payout(*, expert, amount: Decimal, currency: str,
     """Take an amount out of the expert's balance into payouts in flight; ``(payout,
     created)``. The expert's account lock serializes their requests, so two at once cannot
     both spend one balance, and a repeated key returns the first payout."""
-    if not expert.is_expert:
-        raise PermissionDenied("Only experts have earnings to pay out.")
+    require_expert(expert, message="Only experts have earnings to pay out.")
     amount = _require_positive(amount)
     account = ledger.expert_account(expert.pk, currency)
     balance = ledger.lock([account])[account.pk].balance
@@ -416,7 +410,7 @@ def _require_not_on_roster(project: Project, expert) -> None:
 def invite_expert(*, project: Project, expert, by, message: str = "") -> tuple[
         ProjectInvitation, bool]:
     """Invite an expert; ``(invitation, created)``. A pending invitation is returned as is."""
-    require_role(by, project.organization, MANAGERS)
+    require(by, Action.MANAGE, project.organization_id)
     if not expert.is_expert:
         raise ValidationError({"expert": ["No such expert."]})
     _require_not_on_roster(project, expert)
@@ -461,7 +455,7 @@ def apply_to_project(*, project: Project, expert, message: str = "") -> Applicat
 def decide_application(*, application: Application, by, accept: bool) -> Application:
     application = Application.objects.select_for_update().select_related(
         "project__organization").get(pk=application.pk)
-    require_role(by, application.project.organization, MANAGERS)
+    require(by, Action.MANAGE, application.project.organization_id)
     if application.status != Application.Status.PENDING:
         raise Conflict(f"This application is already {application.status}.", code="decided")
     if accept:

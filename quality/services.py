@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Domain, Expertise, ExpertProfile, Membership
+from accounts.access import Action, require
+from accounts.models import Domain, Expertise, ExpertProfile
 from accounts.services import qualify_expertise
 from config.exceptions import Conflict
 from config.rawsql import instances, json_value, statement_cursor
@@ -37,7 +38,7 @@ from config.transactions import retried_on_deadlock
 from tasks import schema
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
-from tasks.routing import check_can_work, release
+from tasks.routing import admitting, check_can_work, release
 
 from . import rules as metrics
 from . import trust
@@ -53,13 +54,7 @@ from .models import (
 )
 from .scoring import score_answer
 
-QA_ROLES = {Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.QA_LEAD}
 OVERTURN_WINDOW = timedelta(days=30)
-
-
-def require_qa_lead(user, project: Project) -> None:
-    """Owners, admins and QA leads of the project's organization (and operators)."""
-    task_services.require_role(user, project.organization, QA_ROLES)
 
 
 # Trust.
@@ -174,7 +169,7 @@ def _reviewable(annotation_id: int, user) -> Annotation:
     annotation = (Annotation.objects.select_related("project__organization", "item",
                                                     "assignment")
                   .get(pk=annotation_id))
-    require_qa_lead(user, annotation.project)
+    require(user, Action.REVIEW, annotation.project.organization_id)
     return annotation
 
 
@@ -376,7 +371,7 @@ def create_rule(*, user, project: Project, metric: str, comparator: str, value: 
                 action: str, **options: Any) -> QualityRule:
     """Declare "if <metric> over <window> <comparator> <value> then <action>"; `options`
     are the other rule settings (name, window, window_size, min_evidence, suspend_days)."""
-    require_qa_lead(user, project)
+    require(user, Action.REVIEW, project.organization_id)
     unknown = set(options) - RULE_FIELDS
     if unknown:
         raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
@@ -390,7 +385,7 @@ def create_rule(*, user, project: Project, metric: str, comparator: str, value: 
 def update_rule(*, user, rule: QualityRule, **changes: Any) -> QualityRule:
     """Change a rule; what it already did stays on record (and live) until reversed."""
     rule = QualityRule.objects.select_for_update().get(pk=rule.pk)
-    require_qa_lead(user, rule.project)
+    require(user, Action.REVIEW, rule.project.organization_id)
     unknown = set(changes) - RULE_FIELDS
     if unknown:
         raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
@@ -404,7 +399,7 @@ def update_rule(*, user, rule: QualityRule, **changes: Any) -> QualityRule:
 @transaction.atomic
 def delete_rule(*, user, rule: QualityRule) -> None:
     """Delete a rule; its actions stay on record, and live until a QA lead reverses them."""
-    require_qa_lead(user, rule.project)
+    require(user, Action.REVIEW, rule.project.organization_id)
     rule.delete()
 
 
@@ -501,16 +496,13 @@ def _remove(action: QualityAction, project: Project, now: datetime) -> None:
 
 
 def _suspend(action: QualityAction, project: Project, now: datetime) -> None:
-    """Suspend every expertise that admits the expert to the project: the domain's own and
-    its parent's, since either one lets routing through."""
+    """Suspend every expertise that admits the expert to the project (the domain's own, its
+    parent's and its subdomains'), since any one of them lets routing through."""
     until = now + timedelta(days=action.rule.suspend_days)
-    domains = [project.domain_id]
     parent_id = Domain.objects.values_list("parent_id", flat=True).get(pk=project.domain_id)
-    if parent_id:
-        domains.append(parent_id)
     changed = []
-    for expertise in Expertise.objects.select_for_update().filter(
-            expert_id=action.expert_id, domain_id__in=domains):
+    for expertise in Expertise.objects.select_for_update(of=("self",)).filter(
+            admitting(project.domain_id, parent_id), expert_id=action.expert_id):
         changed.append({"id": expertise.pk, "until": until.isoformat(),
                         "previous_until": expertise.suspended_until.isoformat()
                         if expertise.suspended_until else None,
@@ -583,7 +575,7 @@ def reverse_action(*, action_id: int, user, note: str = "") -> QualityAction:
     suspension. Voided annotations stay voided (each may be overturned on its own)."""
     action = (QualityAction.objects.select_for_update(of=("self",))
               .select_related("project__organization").get(pk=action_id))
-    require_qa_lead(user, action.project)
+    require(user, Action.REVIEW, action.project.organization_id)
     if action.reversed_at is not None:
         raise Conflict("This action was already reversed.", code="already_reversed")
     action.reversed_at, action.reversed_by = timezone.now(), user
@@ -621,8 +613,7 @@ def create_qualification_test(*, user, domain: Domain, name: str, fields: list,
                               questions: list, items: Sequence[dict],
                               **options: Any) -> QualificationTest:
     """Operators write a domain's test: its schema, settings and gold items in one go."""
-    if not user.is_staff:
-        raise PermissionDenied("Only operators write qualification tests.")
+    require(user, Action.OPERATE, message="Only operators write qualification tests.")
     try:
         fields, questions = schema.build_schema(None, fields, questions)
     except schema.SchemaError as exc:

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import DEGREE_RANK, Expertise, ExpertProfile
+from accounts.models import DEGREE_RANK, Domain, Expertise, ExpertProfile
 from config.exceptions import Conflict
 from config.rawsql import instances, statement_cursor
 from config.transactions import retried_on_deadlock
@@ -51,9 +51,27 @@ def allowed_degrees(profile: ExpertProfile) -> list[str]:
     return ["", *[degree for degree, r in DEGREE_RANK.items() if r <= rank]]
 
 
-# Projects an expert may pull from. Expertise in the project's domain or its parent counts;
-# it must be qualified unless the project accepts claims, not suspended, and its trust at the
-# project's floor. Private projects need an allowed roster entry; removed experts get nothing.
+def admitting(domain: Any, parent: Any, *, field: str = "domain") -> Q:
+    """Expertise that admits its expert to work in `domain`, whose parent is `parent`.
+
+    Expertise counts in the domain itself, in its parent (a physician may work a cardiology
+    project) and in its subdomains (a cardiologist may work a medicine project); the taxonomy
+    is two levels deep, so these are all of a domain's relatives. Each expertise is judged on
+    its own: one suspended in a subdomain admits to nothing, whatever its level. Either
+    argument may be a value or an ``OuterRef``. `field` is the path to the expertise's domain
+    from the model filtered, "" to filter domains themselves. The one statement of this rule
+    in SQL is ``ELIGIBLE_PROJECTS_SQL``; a test holds the two to the same answers.
+    """
+    own = field or "pk"
+    parent_of = f"{field}__parent" if field else "parent"
+    return Q(**{own: domain}) | Q(**{own: parent}) | Q(**{parent_of: domain})
+
+
+# Projects an expert may pull from. Expertise that `admitting` counts must be qualified
+# unless the project accepts claims, not suspended, and its trust at the project's floor.
+# Private projects need an allowed roster entry; removed experts get nothing. The expertise
+# probe starts from the expert's own few rows (the (expert, domain) unique index), whatever
+# the project's place in the tree.
 ELIGIBLE_PROJECTS_SQL = """
 SELECT p.id, p.organization_id, p.domain_id, p.name, p.status, p.gold_rate,
   p.assignment_ttl_s, p.price_per_item, p.currency, EXISTS (
@@ -66,8 +84,10 @@ WHERE p.status = 'active'
   AND p.min_degree IN ({degrees})
   AND EXISTS (
     SELECT 1 FROM accounts_expertise e
+    JOIN accounts_domain ed ON ed.id = e.domain_id
     WHERE e.expert_id = %s
-      AND (e.domain_id = p.domain_id OR e.domain_id = d.parent_id)
+      AND (e.domain_id = p.domain_id OR e.domain_id = d.parent_id
+           OR ed.parent_id = p.domain_id)
       AND (e.suspended_until IS NULL OR e.suspended_until <= %s)
       AND e.trust >= p.min_trust
       AND (e.level = 'qualified' OR NOT p.require_qualification))
@@ -117,7 +137,7 @@ def qualifying_projects(profile: ExpertProfile, now: datetime | None = None
     and annotate further. Kept beside the SQL so that the two cannot drift apart."""
     now = now or timezone.now()
     covering = Expertise.objects.filter(
-        Q(domain=OuterRef("domain")) | Q(domain=OuterRef("domain__parent")),
+        admitting(OuterRef("domain"), OuterRef("domain__parent")),
         Q(suspended_until__isnull=True) | Q(suspended_until__lte=now),
         expert=profile, trust__gte=OuterRef("min_trust"))
     return (Project.objects
@@ -139,18 +159,31 @@ def ineligibility_reason(profile: ExpertProfile, project: Project) -> str:
     if (project.visibility == Project.Visibility.PRIVATE
             and not (roster and roster.access == ProjectExpert.Access.ALLOWED)):
         return "The project is private; it is open to invited experts only."
-    expertise = Expertise.objects.filter(
-        Q(domain=project.domain) | Q(domain=project.domain.parent_id), expert=profile)
-    if not expertise.exists():
-        return f"You have no expertise in {project.domain.name}."
-    if project.require_qualification and not expertise.filter(
-            level=Expertise.Level.QUALIFIED).exists():
-        return f"The project requires a qualification in {project.domain.name}."
-    if not expertise.filter(Q(suspended_until__isnull=True) | Q(suspended_until__lte=now)
-                            ).exists():
-        return f"You are suspended in {project.domain.name}."
-    return f"Your trust in {project.domain.name} is below the project's floor of " \
-           f"{project.min_trust}."
+    domain = project.domain
+    expertise = list(Expertise.objects.filter(admitting(domain.pk, domain.parent_id),
+                                              expert=profile).select_related("domain"))
+    if not expertise:
+        return f"You have no expertise in {relatives(domain)}."
+    if project.require_qualification:
+        expertise = [e for e in expertise if e.level == Expertise.Level.QUALIFIED]
+        if not expertise:
+            return f"The project requires a qualification in {relatives(domain)}."
+    working = [e for e in expertise if e.suspended_until is None or e.suspended_until <= now]
+    if not working:
+        latest = max(expertise, key=lambda e: e.suspended_until)
+        reason = f": {latest.suspension_reason}" if latest.suspension_reason else "."
+        return (f"You are suspended in {latest.domain.name} until "
+                f"{latest.suspended_until:%Y-%m-%d %H:%M} UTC{reason}")
+    best = max(working, key=lambda e: e.trust)
+    return (f"Your trust in {best.domain.name} is {best.trust}, below the project's floor of "
+            f"{project.min_trust}.")
+
+
+def relatives(domain: Domain) -> str:
+    """The domains whose expertise `admitting` counts for `domain`, in words."""
+    if domain.parent_id:
+        return f"{domain.name} or {domain.parent.name}"
+    return f"{domain.name} or one of its subdomains"
 
 
 def check_can_work(profile: ExpertProfile | None) -> ExpertProfile:

@@ -51,7 +51,7 @@ class ExpertDirectoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         query.is_valid(raise_exception=True)
         filters = dict(query.validated_data)
         if "domain" in filters:
-            domains = discovery.domain_and_children(filters["domain"])
+            domains = discovery.admitting_domains(filters["domain"])
             if not domains:
                 raise serializers.ValidationError({"domain": ["Unknown domain."]})
             filters["domains"] = domains

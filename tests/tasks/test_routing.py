@@ -154,6 +154,60 @@ def test_parent_domain_expertise_covers_a_subdomain(customer):
     assert lease(factories.expert(domains=("medicine",)), project) is not None
 
 
+def test_a_parent_domain_project_takes_qualified_experts_of_its_subdomains(customer):
+    project = factories.project(customer, items=2, overlap=2, domain="medicine")
+    cardiologist = factories.expert(domains=("medicine-cardiology",))
+    oncologist = factories.expert(domains=("medicine-oncology",))
+    assert lease(cardiologist, project).project_id == project.pk
+    assert lease(oncologist, project).project_id == project.pk
+
+
+def test_claimed_subdomains_count_only_where_the_project_allows(customer):
+    strict = factories.project(customer, items=1, domain="medicine")
+    claimed = factories.expert(domains=("medicine-cardiology",), qualified=False)
+    with pytest.raises(PermissionDenied, match="qualification in Medicine or one of its "
+                                               "subdomains"):
+        lease(claimed, strict)
+    lenient = factories.project(customer, items=1, domain="medicine",
+                                require_qualification=False)
+    assert lease(claimed, lenient).project_id == lenient.pk
+
+
+def test_siblings_and_other_trees_do_not_count(customer):
+    project = factories.project(customer, items=1)
+    oncologist = factories.expert(domains=("medicine-oncology",))
+    with pytest.raises(PermissionDenied, match="no expertise in Cardiology or Medicine"):
+        lease(oncologist, project)
+    law = factories.project(customer, items=1, domain="law")
+    with pytest.raises(PermissionDenied, match="no expertise in Law or one of its"):
+        lease(factories.expert(), law)
+
+
+def test_a_suspended_subdomain_admits_to_nothing_above_it(customer):
+    project = factories.project(customer, items=1, domain="medicine")
+    expert = factories.expert(domains=("medicine-cardiology", "law-tax"))
+    until = timezone.now() + timedelta(days=2)
+    Expertise.objects.filter(expert__user=expert, domain__slug="medicine-cardiology").update(
+        suspended_until=until, suspension_reason="gold accuracy below 50%")
+    with pytest.raises(PermissionDenied, match="suspended in Cardiology until .*: gold "
+                                               "accuracy below 50%"):
+        lease(expert, project)
+    Expertise.objects.filter(expert__user=expert).update(suspended_until=None)
+    assert lease(expert, project).project_id == project.pk
+
+
+def test_a_working_expertise_outweighs_a_suspended_one(customer):
+    project = factories.project(customer, items=1, domain="medicine", min_trust="0.6")
+    expert = factories.expert(domains=("medicine", "medicine-cardiology"))
+    Expertise.objects.filter(expert__user=expert, domain__slug="medicine").update(
+        suspended_until=timezone.now() + timedelta(days=2), trust="0.9")
+    with pytest.raises(PermissionDenied, match="trust in Cardiology is 0.5000, below"):
+        lease(expert, project)
+    Expertise.objects.filter(expert__user=expert, domain__slug="medicine-cardiology").update(
+        trust="0.7")
+    assert lease(expert, project).project_id == project.pk
+
+
 def test_without_a_project_the_expert_gets_work_from_any_eligible_one(customer):
     factories.project(customer, items=1, domain="law-tax")
     project = factories.project(customer, items=1)
@@ -305,20 +359,39 @@ def test_every_statement_of_a_lease_and_a_submission_is_prepared_once(customer):
 def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
     from tasks.routing import eligible_projects, qualifying_projects
 
-    factories.project(customer, items=1)
-    factories.project(customer, items=1, min_degree="phd")
-    factories.project(customer, items=1, min_trust="0.6")
-    factories.project(customer, items=1, domain="law-tax")
-    factories.project(customer, items=1, require_qualification=False)
-    factories.project(customer, items=1, activate=False)
-    private = factories.project(customer, items=1, visibility="private")
-    removed = factories.project(customer, items=1)
-    experts = [factories.expert(), factories.expert(degree="masters"),
-               factories.expert(qualified=False), factories.expert(domains=("medicine",))]
-    ProjectExpert.objects.create(project=private, expert=experts[0])
-    ProjectExpert.objects.create(project=removed, expert=experts[0], access="removed")
-    Expertise.objects.filter(expert__user=experts[3]).update(trust="0.9")
-    for user in experts:
+    def make(**options):
+        return factories.project(customer, items=1, **options).pk
+
+    cardiology, phd, trust, claims = (make(), make(min_degree="phd"), make(min_trust="0.6"),
+                                      make(require_qualification=False))
+    make(domain="law-tax")
+    make(domain="law")
+    make(activate=False)
+    medicine, medicine_claims, medicine_trust = (
+        make(domain="medicine"), make(domain="medicine", require_qualification=False),
+        make(domain="medicine", min_trust="0.6"))
+    oncology, private, removed = (make(domain="medicine-oncology"), make(visibility="private"),
+                                  make())
+    suspended = factories.expert(domains=("medicine-cardiology", "medicine-oncology"))
+    experts = {
+        factories.expert(): {cardiology, phd, claims, medicine, medicine_claims, private},
+        factories.expert(degree="masters"): {cardiology, claims, medicine, medicine_claims,
+                                             removed},
+        factories.expert(qualified=False): {claims, medicine_claims},
+        factories.expert(domains=("medicine",)): {cardiology, phd, trust, claims, medicine,
+                                                  medicine_claims, medicine_trust, oncology,
+                                                  removed},
+        factories.expert(domains=("medicine-oncology",), qualified=False): {medicine_claims},
+        suspended: {cardiology, phd, claims, medicine, medicine_claims, removed},
+    }
+    first = next(iter(experts))
+    ProjectExpert.objects.create(project_id=private, expert=first)
+    ProjectExpert.objects.create(project_id=removed, expert=first, access="removed")
+    Expertise.objects.filter(expert__user__in=experts, domain__slug="medicine").update(
+        trust="0.9")
+    Expertise.objects.filter(expert__user=suspended, domain__slug="medicine-oncology").update(
+        trust="0.9", suspended_until=timezone.now() + timedelta(days=1))
+    for user, expected in experts.items():
         profile = ExpertProfile.objects.get(user=user)
         from_sql = {p.pk for p in eligible_projects(profile)}
         roster = ProjectExpert.objects.filter(expert=user)
@@ -328,5 +401,4 @@ def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
                                                .values("project")))
             .exclude(pk__in=roster.filter(access="removed").values("project"))
             .values_list("pk", flat=True))
-        assert from_sql == from_queryset, user
-        assert from_sql
+        assert from_sql == from_queryset == expected, user
