@@ -238,6 +238,24 @@ class TestActions:
                                             suspended_until__isnull=False).exists()
         assert next_assignment(expert, project).assignment is not None
 
+    def test_suspension_on_a_parent_domain_project_covers_its_subdomains(self, customer):
+        project = factories.project(customer, items=4, gold=4, gold_rate="1",
+                                    domain="medicine")
+        expert = factories.expert(domains=("medicine-cardiology", "medicine-oncology",
+                                           "law-tax"))
+        for _ in range(3):
+            work(project, expert, {"better": "B"})
+        QualityRule.objects.create(project=project, metric="gold_accuracy", comparator="lt",
+                                   value="0.5", action="suspend_domain", suspend_days=3,
+                                   min_evidence=3)
+        services.evaluate_rules(project, expert.pk)
+        suspended = dict(Expertise.objects.filter(expert_id=expert.pk).values_list(
+            "domain__slug", "suspended_until"))
+        assert suspended["law-tax"] is None
+        assert suspended["medicine-cardiology"] and suspended["medicine-oncology"]
+        with pytest.raises(PermissionDenied, match="suspended in"):
+            next_assignment(expert, project)
+
     def test_reversal_needs_a_qa_lead_and_happens_once(self, customer, project, qa_lead):
         expert = bad_expert(project, 3)
         QualityRule.objects.create(project=project, metric="gold_accuracy", comparator="lt",
