@@ -4,8 +4,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from . import services
 from .models import Credential, Domain, Expertise, ExpertProfile, Membership, Organization, User
@@ -44,13 +49,23 @@ class DomainAdmin(admin.ModelAdmin):
 EVIDENCE_URL = {models.URLField: {"assume_scheme": "https"}}
 
 
+@admin.display(description="evidence file")
+def evidence_link(credential: Credential) -> str:
+    """A link that opens the uploaded evidence through the admin, for operators only: the
+    files are private and no public URL serves them."""
+    if not credential.pk or not credential.evidence_file:
+        return "—"
+    url = reverse("admin:accounts_credential_evidence", args=[credential.pk])
+    return format_html('<a href="{}" target="_blank" rel="noopener">Open evidence</a>', url)
+
+
 class CredentialInline(admin.TabularInline):
     model = Credential
     extra = 0
     formfield_overrides = EVIDENCE_URL
-    fields = ["degree", "field", "institution", "year", "evidence", "status",
+    fields = ["degree", "field", "institution", "year", "evidence", evidence_link, "status",
               "reviewer_notes", "reviewed_by", "reviewed_at"]
-    readonly_fields = ["reviewed_by", "reviewed_at"]
+    readonly_fields = [evidence_link, "reviewed_by", "reviewed_at"]
 
 
 class ExpertiseInline(admin.TabularInline):
@@ -157,7 +172,43 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     formfield_overrides = EVIDENCE_URL
-    list_display = ["expert", "degree", "institution", "year", "status"]
+    list_display = ["expert", "degree", "institution", "year", evidence_link, "status"]
     list_filter = ["status", "degree"]
     search_fields = ["expert__full_name", "institution"]
     list_select_related = ["expert"]
+    exclude = ["evidence_file"]
+    readonly_fields = [evidence_link, "reviewed_by", "reviewed_at"]
+    actions = ["accept", "reject"]
+
+    def get_urls(self):
+        evidence = path("<int:pk>/evidence/", self.admin_site.admin_view(self.evidence_view),
+                        name="accounts_credential_evidence")
+        return [evidence, *super().get_urls()]
+
+    def evidence_view(self, request, pk: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        credential = get_object_or_404(Credential, pk=pk)
+        if not credential.evidence_file:
+            raise Http404("This credential has no uploaded evidence.")
+        return FileResponse(credential.evidence_file.open("rb"),
+                            content_type=services.evidence_content_type(credential))
+
+    @admin.action(description="Accept selected credentials")
+    def accept(self, request, queryset):
+        for credential in queryset:
+            services.review_credential(credential=credential, actor=request.user,
+                                       status=Credential.Status.VERIFIED)
+        self.message_user(request, f"Accepted {queryset.count()} credential(s).",
+                          messages.SUCCESS)
+
+    @admin.action(description="Reject selected credentials (with a reason)")
+    def reject(self, request, queryset):
+        def apply(reason: str) -> None:
+            for credential in queryset:
+                services.review_credential(credential=credential, actor=request.user,
+                                           status=Credential.Status.REJECTED, notes=reason)
+            self.message_user(request, f"Rejected {queryset.count()} credential(s).",
+                              messages.SUCCESS)
+
+        return ask_reason(self, request, queryset, "Reject credentials", apply)

@@ -14,11 +14,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .access import ROLES_FOR, Action, role_in
 from .models import Credential, Domain, Expertise, ExpertProfile, Membership, Organization
 
 User = get_user_model()
-
-MANAGER_ROLES = {Membership.Role.OWNER, Membership.Role.ADMIN}
 
 
 def _create_user(username: str, email: str, password: str) -> User:
@@ -139,6 +138,12 @@ def check_evidence(upload: UploadedFile) -> None:
             f"{upload.name!r} does not look like a {suffix[1:].upper()} file."]})
 
 
+def evidence_content_type(credential: Credential) -> str:
+    """The media type a browser needs to show the evidence instead of downloading it."""
+    return EVIDENCE_TYPES.get(PurePath(credential.evidence_file.name).suffix.lower(),
+                              "application/octet-stream")
+
+
 @transaction.atomic
 def add_credential(profile: ExpertProfile, *, degree: str, institution: str, year: int,
                    evidence_file: UploadedFile, field: str = "") -> Credential:
@@ -156,19 +161,17 @@ def add_credential(profile: ExpertProfile, *, degree: str, institution: str, yea
     return credential
 
 
-def role_in(user: User, organization: Organization) -> str | None:
-    return (Membership.objects.filter(user=user, organization=organization)
-            .values_list("role", flat=True).first())
-
-
 def _require_manager(actor: User, organization: Organization) -> str:
-    role = role_in(actor, organization)
-    if role not in MANAGER_ROLES and not actor.is_staff:
+    """The actor's standing for managing members: an operator counts as an owner."""
+    role = Membership.Role.OWNER if actor.is_staff else role_in(actor, organization)
+    if role not in ROLES_FOR[Action.MANAGE]:
         raise PermissionDenied("Only the organization's owners and admins manage members.")
-    return Membership.Role.OWNER if actor.is_staff else role
+    return role
 
 
 def _require_may_grant(actor_role: str, role: str) -> None:
+    """Only owners grant or take away ownership; this is about member management, so it
+    stays with it rather than in the access policy's role sets."""
     if role == Membership.Role.OWNER and actor_role != Membership.Role.OWNER:
         raise PermissionDenied("Only an owner can make or unmake owners.")
 

@@ -114,8 +114,16 @@ class ExpertDetailsForm(forms.Form):
         help_text="How many hours a week you expect to work.")
 
 
-class ExpertSignupForm(SignupForm, ExpertDetailsForm):
+class ProfileForm(ExpertDetailsForm):
+    """The part of the profile an expert edits; verification and status are not in it."""
+
     highest_degree = forms.ChoiceField(choices=Degree.choices)
+
+    field_order = ["full_name", "highest_degree", "field_of_study", "languages", "timezone",
+                   "weekly_availability_hours", "bio"]
+
+
+class ExpertSignupForm(SignupForm, ProfileForm):
     domains = DomainsField(help_text="Your fields; hold Ctrl (or ⌘) to choose several. "
                                      "A qualification test in each makes the claim count.")
 
