@@ -4,9 +4,14 @@ it does, and a refusal rolls that change back."""
 
 from django.dispatch import receiver
 
-from tasks.signals import assignment_approved, assignment_leased, assignments_released
+from tasks.signals import (
+    assignment_approved,
+    assignment_leased,
+    assignment_pay_requested,
+    assignments_released,
+)
 
-from . import services
+from . import services, statements
 
 
 @receiver(assignment_leased, dispatch_uid="marketplace.reserve_for_lease")
@@ -29,3 +34,9 @@ def release_holds(sender, assignments, status, **kwargs) -> None:
 def settle_approval(sender, assignment, **kwargs) -> None:
     """Raises Conflict when an overturned rejection cannot be paid: the overturn is refused."""
     services.settle_approval(assignment)
+
+
+@receiver(assignment_pay_requested, dispatch_uid="marketplace.paid_for")
+def paid_for(sender, expert, assignment_ids, **kwargs) -> dict:
+    """Answers what the expert was paid for each assignment, from the ledger."""
+    return statements.paid_for(expert, assignment_ids)

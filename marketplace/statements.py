@@ -3,7 +3,7 @@ expert's earnings. Nothing here writes; balances come from the cached columns th
 reconciliation proves equal to the entries, sums over entries from the entries themselves.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -130,6 +130,31 @@ def expert_currency(expert) -> str:
 def earnings_entries(expert, currency: str) -> QuerySet[Entry]:
     return (Entry.objects.filter(account__expert=expert, account__currency=currency)
             .select_related("transaction__project").order_by("-id"))
+
+
+def paid_for(expert, assignment_ids: Iterable[int]) -> dict[int, tuple[Decimal, str]]:
+    """What the expert received for each of these assignments, approval and bonuses
+    together, after the platform fee: ``{assignment_id: (amount, currency)}``."""
+    rows = (Entry.objects.filter(account__expert=expert, transaction__assignment_id__in=list(
+                assignment_ids), transaction__kind__in=Transaction.SPENDING_KINDS)
+            .values("transaction__assignment_id", "currency").annotate(paid=total())
+            .order_by())
+    return {row["transaction__assignment_id"]: (money(row["paid"]), row["currency"])
+            for row in rows}
+
+
+EARNINGS_CSV_HEADER = ["id", "created_at", "kind", "memo", "project", "project_name", "amount",
+                       "currency"]
+
+
+def earnings_csv_rows(expert, currency: str) -> Iterator[list]:
+    """Every line of the expert's statement, oldest last, as rows under EARNINGS_CSV_HEADER
+    (for ``csvfiles.lines``, which makes them inert for spreadsheets)."""
+    for entry in earnings_entries(expert, currency).iterator(chunk_size=2000):
+        posted = entry.transaction
+        yield [entry.pk, posted.created_at.isoformat(), posted.kind, posted.memo,
+               posted.project_id, posted.project.name if posted.project else "", entry.amount,
+               entry.currency]
 
 
 def earnings(expert, currency: str) -> dict:

@@ -21,6 +21,12 @@ annotation_submitted = Signal()
 # Sent when submitted work is approved, including a rejection overturned on appeal.
 assignment_approved = Signal()
 
+# sender=Assignment, expert=User, assignment_ids=list[int]. Asked rather than announced, by
+# pages that show an expert their own work: a receiver returns ``{assignment_id: (amount,
+# currency)}``, what the expert was paid for each (after the platform fee, bonuses included),
+# so that the app keeping the money answers without the asking app importing it.
+assignment_pay_requested = Signal()
+
 # sender=Project, batch=Batch. Sent when a batch's items are stored.
 batch_ingested = Signal()
 
