@@ -1,6 +1,8 @@
 """Builders for test data that go through the real services, as production code does."""
 
 import itertools
+import random
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from knox.models import AuthToken
@@ -89,3 +91,33 @@ def project(owner, *, preset: str = "preference", domain: str = "medicine-cardio
 
 def preference_data(n: int) -> dict:
     return {"prompt": f"Question {n}?", "completions": [f"Answer A{n}", f"Answer B{n}"]}
+
+
+def fund(organization, amount="100.00", currency: str = "USD"):
+    """Record a customer's payment, as an operator does, so that paid work can be leased."""
+    from marketplace import services as money_services
+
+    operator = User.objects.filter(is_staff=True).first() or staff_user()
+    deposit, _ = money_services.record_deposit(
+        organization=organization, amount=Decimal(amount), currency=currency, by=operator,
+        reference=f"wire-{organization.pk}-{next(_sequence)}")
+    return deposit
+
+
+def answered(expert_user, project, answer: dict | None = None):
+    """Lease the expert the project's next item and submit an answer; the annotation."""
+    from tasks import services as task_services
+    from tasks.routing import next_assignment
+
+    assignment = next_assignment(expert_user, project, rng=random.Random(0)).assignment
+    task_services.submit(assignment_id=assignment.pk, user=expert_user,
+                         answer=answer or {"better": "A"})
+    return assignment.annotation
+
+
+def reviewed(annotation, reviewer, verdict: str, *, comment: str = "", answer=None):
+    """A QA lead's verdict on an annotation, through the review service."""
+    from quality import services as quality_services
+
+    return quality_services.review_annotation(annotation_id=annotation.pk, reviewer=reviewer,
+                                              verdict=verdict, comment=comment, answer=answer)
