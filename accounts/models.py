@@ -130,6 +130,15 @@ class Verification(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class ExpertProfileQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ExpertProfileQuerySet":
+        """An expert's full profile is theirs and the operators' to read; customers find
+        experts through the anonymized directory instead."""
+        if not user.is_authenticated:
+            return self.none()
+        return self if user.is_staff else self.filter(user=user.pk)
+
+
 class ExpertProfile(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -156,6 +165,8 @@ class ExpertProfile(models.Model):
     verification_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     domains = models.ManyToManyField(Domain, through="Expertise", related_name="experts")
+
+    objects = ExpertProfileQuerySet.as_manager()
 
     class Meta:
         ordering = ["user_id"]

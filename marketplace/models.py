@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Organization
-from tasks.models import Assignment, Project
+from accounts.models import ExpertOwnedQuerySet, Organization
+from tasks.models import Assignment, InProjectQuerySet, Project
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -191,6 +191,8 @@ class Payout(models.Model):
                                    on_delete=models.SET_NULL, related_name="+",
                                    help_text="The operator who settled it by hand, if any.")
 
+    objects = ExpertOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -318,6 +320,11 @@ class Decision(models.TextChoices):
     DECLINED = "declined", "Declined"
 
 
+class ProjectDecisionQuerySet(InProjectQuerySet, ExpertOwnedQuerySet):
+    """Invitations and applications: the project's customer reads them (``visible_to``), the
+    expert they concern reads their own (``of_expert``)."""
+
+
 class ProjectInvitation(models.Model):
     Status = Decision
 
@@ -330,6 +337,8 @@ class ProjectInvitation(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     responded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectDecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -354,6 +363,8 @@ class Application(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectDecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

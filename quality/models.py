@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Domain
-from tasks.models import Annotation, Item, Project
+from accounts.models import Domain, ExpertOwnedQuerySet
+from tasks.models import Annotation, InProjectQuerySet, Item, Project
 
 
 class TrustScore(models.Model):
@@ -118,6 +118,8 @@ class QualificationAttempt(models.Model):
     answers = models.JSONField(default=dict, blank=True)
     score = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
 
+    objects = ExpertOwnedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         constraints = [
@@ -173,6 +175,8 @@ class QualityRule(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = InProjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -182,6 +186,11 @@ class QualityRule(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"{self.metric} {self.comparator} {self.value} -> {self.action}"
+
+
+class QualityActionQuerySet(InProjectQuerySet, ExpertOwnedQuerySet):
+    """The customer's side reads a project's actions (``visible_to``); the expert reads the
+    actions taken on them (``of_expert``)."""
 
 
 class QualityAction(models.Model):
@@ -202,6 +211,8 @@ class QualityAction(models.Model):
     reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
     reversal_note = models.TextField(blank=True)
+
+    objects = QualityActionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -279,6 +290,8 @@ class AgreementReport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

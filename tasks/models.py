@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from accounts.models import Degree, Domain, Organization
+from accounts.models import Degree, Domain, Membership, Organization
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -18,9 +18,23 @@ class ProjectQuerySet(models.QuerySet):
         """Operators see every project; customers those of the organizations they belong
         to. Experts see projects through the marketplace listing and their assignments,
         never through this."""
+        if not user.is_authenticated:
+            return self.none()
         if user.is_staff:
             return self
         return self.filter(organization__memberships__user=user.pk)
+
+
+class InProjectQuerySet(models.QuerySet):
+    """Rows of a model with a ``project`` (batches, annotations, webhooks, rules, reports,
+    ...), seen by whoever sees the project: its organization's members and operators."""
+
+    def visible_to(self, user) -> "InProjectQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(project__organization__memberships__user=user.pk)
 
 
 class Project(models.Model):
@@ -145,6 +159,8 @@ class Batch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = InProjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -155,6 +171,21 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} of project {self.project_id} ({self.status})"
+
+
+class ItemQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ItemQuerySet":
+        """Items a user may see and discuss: every item of the projects of the organizations
+        they belong to (QA leads included), every item for operators, and for an expert the
+        items they hold or held a lease on."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        member = Membership.objects.filter(organization=models.OuterRef("project__organization"),
+                                           user=user.pk)
+        leased = Assignment.objects.filter(item=models.OuterRef("pk"), expert=user.pk)
+        return self.filter(models.Exists(member) | models.Exists(leased))
 
 
 class Item(models.Model):
@@ -174,6 +205,8 @@ class Item(models.Model):
     filled = models.PositiveSmallIntegerField(default=0)
     annotated = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -215,6 +248,8 @@ class Item(models.Model):
 class AssignmentQuerySet(models.QuerySet):
     def held_by(self, expert) -> "AssignmentQuerySet":
         """An expert's own assignments; another expert's answer 404 on every surface."""
+        if not expert.is_authenticated:
+            return self.none()
         return self.filter(expert=expert.pk)
 
 
@@ -281,6 +316,9 @@ class Annotation(models.Model):
         db_default=False, help_text="Waiting for a review: automatic approval leaves it alone.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The customer's side: an expert reads their own answers through their assignments.
+    objects = InProjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["project", "id"], name="tasks_annotation_project")]
@@ -319,6 +357,8 @@ class Webhook(models.Model):
     events = models.JSONField(default=list)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InProjectQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.url} ({', '.join(self.events)})"
