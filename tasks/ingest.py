@@ -44,11 +44,11 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts.access import Action, require
 from config.exceptions import Conflict, PayloadTooLarge
 
 from .models import Batch, Item, Project
 from .schema import FIELD_REQUIRED, ItemValidator, parse_csv_row
-from .services import CUSTOMER_EDITORS, require_role
 from .signals import batch_ingested
 
 FORMATS = ("json", "jsonl", "csv")
@@ -703,7 +703,7 @@ def upload(*, user, project: Project, stream: BinaryIO, file_format: str, filena
     the stream. Raises ``UploadRejected`` (nothing written), ``PayloadTooLarge``, ``Conflict``
     for an archived project and ``PermissionDenied`` for roles that may not upload.
     """
-    require_role(user, project.organization, CUSTOMER_EDITORS)
+    require(user, Action.EDIT_PROJECTS, project.organization_id)
     if file_format not in FORMATS:
         raise ValueError(f"unknown upload format {file_format!r}")
     replay = _replay(project, idempotency_key)

@@ -5,13 +5,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from accounts.models import Domain, Membership, Organization
+from accounts.access import Action, require
+from accounts.models import Domain, Organization
 from config.exceptions import Conflict
 from config.rawsql import aware, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
@@ -26,7 +27,6 @@ from .signals import (
     project_completed,
 )
 
-CUSTOMER_EDITORS = {Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER}
 SETTINGS_FIELDS = {
     "name", "instructions", "overlap", "max_overlap", "gold_rate", "review_rate", "min_degree",
     "min_trust", "assignment_ttl_s", "auto_approve_after_s", "price_per_item", "currency",
@@ -34,14 +34,6 @@ SETTINGS_FIELDS = {
 }
 # Once work exists, changing what an item is or what an answer means would corrupt it.
 FROZEN_AFTER_WORK = {"fields", "questions", "domain", "price_per_item", "currency"}
-
-
-def require_role(user, organization: Organization, roles: set[str]) -> str:
-    role = (Membership.objects.filter(user=user, organization=organization)
-            .values_list("role", flat=True).first())
-    if role not in roles and not user.is_staff:
-        raise PermissionDenied("Your role in this organization does not allow this.")
-    return role
 
 
 def _check_overlap(values: dict[str, Any]) -> None:
@@ -53,7 +45,7 @@ def _check_overlap(values: dict[str, Any]) -> None:
 def create_project(*, user, organization: Organization, name: str, domain: Domain,
                    preset: str | None = None, fields: list | None = None,
                    questions: list | None = None, **options: Any) -> Project:
-    require_role(user, organization, CUSTOMER_EDITORS)
+    require(user, Action.EDIT_PROJECTS, organization)
     try:
         fields, questions = schema.build_schema(preset, fields, questions)
     except schema.SchemaError as exc:
@@ -72,7 +64,7 @@ def create_project(*, user, organization: Organization, name: str, domain: Domai
 @transaction.atomic
 def update_project(*, user, project: Project, **changes: Any) -> Project:
     project = Project.objects.select_for_update().get(pk=project.pk)
-    require_role(user, project.organization, CUSTOMER_EDITORS)
+    require(user, Action.EDIT_PROJECTS, project.organization_id)
     has_work = project.assignments.exists()
     frozen = sorted(set(changes) & FROZEN_AFTER_WORK) if has_work else []
     if frozen:
@@ -124,7 +116,7 @@ TRANSITIONS = {
 def transition_project(*, user, project: Project, action: str) -> Project:
     """Move a project along draft -> active <-> paused -> completed / archived."""
     project = Project.objects.select_for_update().get(pk=project.pk)
-    require_role(user, project.organization, CUSTOMER_EDITORS)
+    require(user, Action.EDIT_PROJECTS, project.organization_id)
     sources, target = TRANSITIONS[action]
     if project.status not in sources:
         raise Conflict(f"Cannot {action} a project that is {project.status}.",
@@ -376,18 +368,8 @@ def overturn_rejection(assignment: Assignment, *, by) -> Assignment:
     return assignment
 
 
-def can_see_item(user, item: Item) -> bool:
-    """The customer's members (QA included), operators, and experts who hold or held it."""
-    if user.is_staff:
-        return True
-    if Membership.objects.filter(user=user, organization_id=item.project.organization_id
-                                 ).exists():
-        return True
-    return Assignment.objects.filter(item=item, expert=user).exists()
-
-
 def add_comment(*, user, item: Item, body: str) -> Comment:
-    if not can_see_item(user, item):
+    if not Item.objects.visible_to(user).filter(pk=item.pk).exists():
         raise Item.DoesNotExist("No such item.")
     if not body.strip():
         raise ValidationError({"body": ["A comment cannot be empty."]})

@@ -41,11 +41,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from accounts.models import Membership
+from accounts.access import Action, require
 from config.rawsql import instances
 
 from .models import Batch, Item, Project, Webhook, WebhookDelivery
-from .services import progress, require_role
+from .services import progress
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
            timedelta(hours=2), timedelta(hours=12))
@@ -54,7 +54,6 @@ RESPONSE_BODY_LIMIT = 2048
 # One run of the scheduled job stops taking new deliveries after this long.
 DUE_BUDGET_S = 60
 PING = "ping"
-MANAGERS = {Membership.Role.OWNER, Membership.Role.ADMIN}
 USER_AGENT = "annomarket-webhooks/1"
 
 _validate_url = URLValidator(schemes=["http", "https"],
@@ -82,7 +81,7 @@ def _clean(url: str, events: list[str]) -> tuple[str, list[str]]:
 def create_webhook(*, user, project: Project, url: str, events: list[str],
                    active: bool = True) -> Webhook:
     """Owners and admins subscribe a URL; the generated secret is shown to them only now."""
-    require_role(user, project.organization, MANAGERS)
+    require(user, Action.MANAGE, project.organization_id)
     url, events = _clean(url, events)
     return Webhook.objects.create(project=project, url=url, events=events, active=active,
                                   secret=secrets.token_hex(32))
@@ -92,7 +91,7 @@ def create_webhook(*, user, project: Project, url: str, events: list[str],
 def update_webhook(*, user, webhook: Webhook, **changes: Any) -> Webhook:
     webhook = Webhook.objects.select_for_update().select_related("project__organization").get(
         pk=webhook.pk)
-    require_role(user, webhook.project.organization, MANAGERS)
+    require(user, Action.MANAGE, webhook.project.organization_id)
     if {"url", "events"} & set(changes):
         changes["url"], changes["events"] = _clean(changes.get("url", webhook.url),
                                                    changes.get("events", webhook.events))
@@ -104,7 +103,7 @@ def update_webhook(*, user, webhook: Webhook, **changes: Any) -> Webhook:
 
 @transaction.atomic
 def delete_webhook(*, user, webhook: Webhook) -> None:
-    require_role(user, webhook.project.organization, MANAGERS)
+    require(user, Action.MANAGE, webhook.project.organization_id)
     webhook.delete()
 
 
@@ -142,7 +141,7 @@ def enqueue(project_id: int, event: str, payload: dict[str, Any]) -> list[Webhoo
 @transaction.atomic
 def send_ping(*, user, webhook: Webhook) -> WebhookDelivery:
     """A test event, sent even to an inactive webhook so that it can be checked first."""
-    require_role(user, webhook.project.organization, MANAGERS)
+    require(user, Action.MANAGE, webhook.project.organization_id)
     delivery = WebhookDelivery.objects.create(
         webhook=webhook, event=PING, next_attempt_at=timezone.now(),
         payload=_payload(PING, webhook.project_id, webhook=webhook.pk))

@@ -1,5 +1,4 @@
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
@@ -10,6 +9,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from .. import services
+from ..access import Action, may
 from ..models import Domain, ExpertProfile, Membership, Organization
 from . import serializers as s
 
@@ -114,20 +114,13 @@ class DomainViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["parent__slug"]
 
 
-def visible_organizations(user):
-    """Staff see every organization; everyone else only those they belong to."""
-    role = Membership.objects.filter(organization=OuterRef("pk"), user=user).values("role")
-    queryset = Organization.objects.annotate(role=Subquery(role[:1]))
-    return queryset if user.is_staff else queryset.filter(memberships__user=user)
-
-
 class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.OrganizationSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Organization.objects.none()
-        return visible_organizations(self.request.user).order_by("name")
+        return Organization.objects.visible_to(self.request.user).order_by("name")
 
 
 class MemberViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
@@ -138,7 +131,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Updat
     http_method_names = ["get", "post", "patch", "delete"]
 
     def organization(self) -> Organization:
-        return get_object_or_404(visible_organizations(self.request.user),
+        return get_object_or_404(Organization.objects.visible_to(self.request.user),
                                  pk=self.kwargs["org_pk"])
 
     def get_queryset(self):
@@ -168,7 +161,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Updat
 
 class IsStaff(permissions.BasePermission):
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_staff)
+        return may(request.user, Action.OPERATE)
 
 
 class ExpertViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -181,10 +174,8 @@ class ExpertViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ExpertProfile.objects.none()
-        queryset = ExpertProfile.objects.select_related("user").prefetch_related(
-            "expertise__domain", "credentials")
-        user = self.request.user
-        return queryset if user.is_staff else queryset.filter(user=user)
+        return (ExpertProfile.objects.visible_to(self.request.user).select_related("user")
+                .prefetch_related("expertise__domain", "credentials"))
 
     @extend_schema(request=s.VerificationSerializer,
                    responses={200: s.ExpertProfileSerializer,

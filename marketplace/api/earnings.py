@@ -3,7 +3,6 @@
 import hashlib
 import json
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -13,8 +12,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.access import require_expert
 from config.exceptions import Conflict
-from tasks.api.exports import ErrorsAsJSON
+from config.negotiation import ErrorsAsJSON
 
 from .. import services, statements
 from ..models import IdempotentResponse, Payout
@@ -30,9 +30,7 @@ CURRENCY = OpenApiParameter("currency", str, description="ISO 4217 code; default
                                                          "only currency, else USD.")
 
 
-def require_expert(user) -> None:
-    if not user.is_expert:
-        raise PermissionDenied("Only experts have earnings and payouts.")
+NOT_AN_EXPERT = "Only experts have earnings and payouts."
 
 
 class EarningsView(generics.GenericAPIView):
@@ -48,7 +46,7 @@ class EarningsView(generics.GenericAPIView):
     def get(self, request):
         """Your balance and where it came from: per project, bonuses, payouts, rejected
         work, and the latest ledger lines (`?format=csv` for all of them)."""
-        require_expert(request.user)
+        require_expert(request.user, message=NOT_AN_EXPERT)
         currency = currency_for(request, lambda: statements.expert_currency(request.user))
         if request.query_params.get("format") == "csv":
             header = ["id", "created_at", "kind", "memo", "project", "project_name", "amount",
@@ -75,8 +73,8 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Payout.objects.none()
-        require_expert(self.request.user)
-        return Payout.objects.filter(expert=self.request.user)
+        require_expert(self.request.user, message=NOT_AN_EXPERT)
+        return Payout.objects.of_expert(self.request.user)
 
     @extend_schema(
         request=s.PayoutRequestSerializer, parameters=[IDEMPOTENCY_KEY],
@@ -88,7 +86,7 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request):
         """Withdraw from your balance: the amount leaves `balance` at once and is paid by
         the next payout run."""
-        require_expert(request.user)
+        require_expert(request.user, message=NOT_AN_EXPERT)
         body = s.PayoutRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         amount = body.validated_data["amount"]

@@ -4,14 +4,14 @@ which is what lets them pull its work."""
 
 from collections.abc import Sequence
 
-from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from accounts.models import ExpertProfile, Membership
+from accounts.access import Action, require, require_expert
+from accounts.models import ExpertProfile
 from tasks.models import Project
 
 from .. import discovery, services
@@ -22,16 +22,7 @@ from .money import MANAGERS_ONLY, project_for
 ANSWERED = OpenApiResponse(description="Already answered.")
 
 
-def require_customer(user) -> None:
-    if not (user.is_staff or Membership.objects.filter(user=user).exists()):
-        raise PermissionDenied("The expert directory is for customers.")
-
-
-def expert_profile(user) -> ExpertProfile:
-    profile = ExpertProfile.objects.filter(user=user).first()
-    if profile is None:
-        raise PermissionDenied("Only experts browse and apply to projects.")
-    return profile
+NOT_AN_EXPERT = "Only experts browse and apply to projects."
 
 
 @extend_schema(parameters=[s.DirectoryQuerySerializer])
@@ -46,7 +37,7 @@ class ExpertDirectoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ExpertProfile.objects.none()
-        require_customer(self.request.user)
+        require(self.request.user, Action.READ, message="The expert directory is for customers.")
         query = s.DirectoryQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         filters = dict(query.validated_data)
@@ -71,7 +62,8 @@ class ListedProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Project.objects.none()
-        return discovery.listed_projects(expert_profile(self.request.user))
+        require_expert(self.request.user, message=NOT_AN_EXPERT)
+        return discovery.listed_projects(self.request.user.expert_profile)
 
     @extend_schema(request=s.ApplyRequestSerializer,
                    responses={201: s.MyApplicationSerializer,
@@ -99,8 +91,8 @@ class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ProjectInvitation.objects.none()
-        expert_profile(self.request.user)
-        return (ProjectInvitation.objects.filter(expert=self.request.user)
+        require_expert(self.request.user, message=NOT_AN_EXPERT)
+        return (ProjectInvitation.objects.of_expert(self.request.user)
                 .select_related("project__organization", "project__domain",
                                 "project__quality_bonus_policy"))
 
@@ -127,8 +119,8 @@ class MyApplicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Application.objects.none()
-        expert_profile(self.request.user)
-        return Application.objects.filter(expert=self.request.user)
+        require_expert(self.request.user, message=NOT_AN_EXPERT)
+        return Application.objects.of_expert(self.request.user)
 
 
 class ProjectInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -6,7 +6,6 @@ organization's answer 404 whatever the request; then roles decide (staff record 
 owners and admins pay bonuses) with 403.
 """
 
-from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -18,10 +17,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
-from accounts.api.views import visible_organizations
+from accounts.access import Action, require
 from accounts.models import Organization
-from tasks.api.exports import ErrorsAsJSON
-from tasks.api.projects import visible_projects
+from config.negotiation import ErrorsAsJSON
 from tasks.models import Project
 
 from .. import csvfiles, services, statements
@@ -41,12 +39,12 @@ KEY_REUSED = OpenApiResponse(description="The reference or key was used with oth
 
 
 def organization_for(request, org_pk) -> Organization:
-    return get_object_or_404(visible_organizations(request.user), pk=org_pk)
+    return get_object_or_404(Organization.objects.visible_to(request.user), pk=org_pk)
 
 
 def project_for(request, project_pk) -> Project:
-    return get_object_or_404(visible_projects(request.user).select_related("organization"),
-                             pk=project_pk)
+    return get_object_or_404(
+        Project.objects.visible_to(request.user).select_related("organization"), pk=project_pk)
 
 
 def currency_for(request, default) -> str:
@@ -74,8 +72,7 @@ class DepositViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def _record(self, request, kind: str) -> Response:
         organization = organization_for(request, self.kwargs["org_pk"])
-        if not request.user.is_staff:
-            raise PermissionDenied("Only platform operators record payments.")
+        require(request.user, Action.OPERATE, message="Only platform operators record payments.")
         body = s.DepositRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         deposit, _ = services.record_deposit(organization=organization, by=request.user,

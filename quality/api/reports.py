@@ -16,9 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tasks import schema
-from tasks.api.batches import UploadErrorsSerializer
-from tasks.api.projects import visible_projects
 from tasks.models import Item, Project
+from tasks.serializers import UploadErrorsSerializer
 
 from ..models import AgreementReport, JudgeAnnotation
 from ..report import request_report
@@ -28,7 +27,7 @@ MAX_ROW_ERRORS = 100
 
 
 def _project(request, project_pk: int) -> Project:
-    return get_object_or_404(visible_projects(request.user), pk=project_pk)
+    return get_object_or_404(Project.objects.visible_to(request.user), pk=project_pk)
 
 
 # Reports.
@@ -185,7 +184,7 @@ class ReportDetailView(generics.RetrieveAPIView):
     def get_queryset(self) -> QuerySet[AgreementReport]:
         if getattr(self, "swagger_fake_view", False):
             return AgreementReport.objects.none()
-        return AgreementReport.objects.filter(project__in=visible_projects(self.request.user))
+        return AgreementReport.objects.visible_to(self.request.user)
 
 
 # Judges.

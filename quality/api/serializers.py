@@ -9,8 +9,8 @@ and the reversal, never another expert. QA views name experts by the project's p
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.api.serializers import DefinitionsField, DomainSlugField
 from tasks.export import expert_pseudonym
+from tasks.serializers import DefinitionsField, DomainSlugField
 
 from ..models import (
     QualificationAttempt,

@@ -1,10 +1,11 @@
 """The quality API: qualification tests, quality rules and their actions, the review queue
 and the project's experts.
 
-Projects are visible as the project API decides (`tasks.api.projects.visible_projects`): to
-the members of the customer's organization and to operators; anything else answers 404.
-Reading is open to every member; which roles may change something (QA leads, owners and
-admins) is decided by the services. Experts reach only their own attempts and actions.
+Projects, and their rules, actions and annotations, are visible to the members of the
+customer's organization and to operators (the models' ``visible_to`` QuerySets); anything
+else answers 404. Reading is open to every member; which roles may change something (QA
+leads, owners and admins) is decided by the services, through ``accounts.access``. Experts
+reach only their own attempts and actions (``of_expert``).
 """
 
 from django.db.models import Count, Prefetch
@@ -16,7 +17,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from tasks.api.projects import visible_projects
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Project, ProjectExpert
 
@@ -29,8 +29,9 @@ FORBIDDEN = OpenApiResponse(description="Your role does not allow this.")
 
 
 def project_of(request, kwargs) -> Project:
-    return get_object_or_404(visible_projects(request.user).select_related("organization"),
-                             pk=kwargs["project_pk"])
+    return get_object_or_404(
+        Project.objects.visible_to(request.user).select_related("organization"),
+        pk=kwargs["project_pk"])
 
 
 # Qualification tests.
@@ -68,7 +69,7 @@ class QualificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False) and self.request.user.is_authenticated:
             last: dict[int, QualificationAttempt] = {}
-            for attempt in QualificationAttempt.objects.filter(expert=self.request.user):
+            for attempt in QualificationAttempt.objects.of_expert(self.request.user):
                 last.setdefault(attempt.test_id, attempt)  # newest first
             context["last_attempts"] = last
         return context
@@ -104,7 +105,7 @@ class AttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return QualificationAttempt.objects.none()
-        return (QualificationAttempt.objects.filter(expert=self.request.user)
+        return (QualificationAttempt.objects.of_expert(self.request.user)
                 .select_related("test__domain").prefetch_related("items"))
 
     @extend_schema(request=s.AttemptSubmitSerializer, responses={
@@ -159,8 +160,7 @@ class RuleViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return QualityRule.objects.none()
-        return QualityRule.objects.filter(
-            project__in=visible_projects(self.request.user)).select_related(
+        return QualityRule.objects.visible_to(self.request.user).select_related(
             "project__organization")
 
     def partial_update(self, request, *args, **kwargs):
@@ -197,7 +197,7 @@ class QualityActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return QualityAction.objects.none()
-        return QualityAction.objects.filter(project__in=visible_projects(self.request.user))
+        return QualityAction.objects.visible_to(self.request.user)
 
     @extend_schema(request=s.ReverseSerializer, responses={
         200: s.QualityActionSerializer, 403: FORBIDDEN,
@@ -222,7 +222,7 @@ class MyQualityActionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return QualityAction.objects.none()
-        return QualityAction.objects.filter(expert=self.request.user).select_related("project")
+        return QualityAction.objects.of_expert(self.request.user).select_related("project")
 
 
 # Reviews.
@@ -257,7 +257,7 @@ class AnnotationReviewViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Annotation.objects.none()
-        return Annotation.objects.filter(project__in=visible_projects(self.request.user))
+        return Annotation.objects.visible_to(self.request.user)
 
     @extend_schema(request=s.ReviewRequestSerializer, responses={
         200: s.ReviewSerializer, 403: FORBIDDEN,

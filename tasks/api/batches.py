@@ -18,29 +18,15 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts.access import Action, require
 from config.exceptions import PayloadTooLarge
 
 from .. import ingest
 from ..models import Batch, Project
-from ..services import CUSTOMER_EDITORS, require_role
-from .projects import visible_projects
+from ..serializers import RowErrorSerializer, UploadErrorsSerializer
 
 IDEMPOTENCY_KEY_MAX_LENGTH = Batch._meta.get_field("idempotency_key").max_length
 EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv"}
-
-
-class RowErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(
-        help_text="As the customer counts: the JSON array element (from 1), the JSONL line, "
-                  "or the CSV data row after the header; 0 means the file as a whole.")
-    field = serializers.CharField(
-        help_text="A data field or CSV column, `external_id`, `gold` or `gold.<question>`, "
-                  "`priority`, or `non_field_errors` for the row as a whole.")
-    message = serializers.CharField()
-
-
-class UploadErrorsSerializer(serializers.Serializer):
-    errors = RowErrorSerializer(many=True, help_text="The first 100 bad rows at most.")
 
 
 class BatchSerializer(serializers.ModelSerializer):
@@ -107,7 +93,7 @@ class ProjectBatchesView(generics.ListAPIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     def project(self) -> Project:
-        return get_object_or_404(visible_projects(self.request.user),
+        return get_object_or_404(Project.objects.visible_to(self.request.user),
                                  pk=self.kwargs["project_pk"])
 
     def get_queryset(self) -> QuerySet[Batch]:
@@ -150,7 +136,7 @@ class ProjectBatchesView(generics.ListAPIView):
     )
     def post(self, request, project_pk: int):
         project = self.project()
-        require_role(request.user, project.organization, CUSTOMER_EDITORS)
+        require(request.user, Action.EDIT_PROJECTS, project.organization_id)
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.BATCH_MAX_BYTES:
             raise PayloadTooLarge(ingest.too_large_message(settings.BATCH_MAX_BYTES))
@@ -200,7 +186,7 @@ class BatchDetailView(generics.RetrieveAPIView):
     def get_queryset(self) -> QuerySet[Batch]:
         if getattr(self, "swagger_fake_view", False):
             return Batch.objects.none()
-        return Batch.objects.filter(project__in=visible_projects(self.request.user))
+        return Batch.objects.visible_to(self.request.user)
 
 
 urlpatterns = [

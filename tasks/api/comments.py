@@ -9,7 +9,6 @@ from functools import cached_property
 
 from django.db import models
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -75,11 +74,8 @@ class CommentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
 
     @cached_property
     def item(self) -> Item:
-        item = get_object_or_404(Item.objects.select_related("project"),
-                                 pk=self.kwargs["item_pk"])
-        if not services.can_see_item(self.request.user, item):
-            raise Http404
-        return item
+        return get_object_or_404(Item.objects.visible_to(self.request.user)
+                                 .select_related("project"), pk=self.kwargs["item_pk"])
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -6,23 +6,13 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from config.negotiation import ErrorsAsJSON
+
 from .. import export
-from .projects import visible_projects
-
-
-class ErrorsAsJSON(BaseContentNegotiation):
-    """``format`` names the dataset's file format here, not one of DRF's renderers, so it
-    must not take part in negotiation; the only rendered answers are JSON errors."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
+from ..models import Project
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -67,7 +57,7 @@ class ExportView(APIView):
     )
     def get(self, request, pk: int):
         """Stream one view of the project's work; nothing is built in memory first."""
-        project = get_object_or_404(visible_projects(request.user), pk=pk)
+        project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         view_name, file_format = query.validated_data["view"], query.validated_data["format"]

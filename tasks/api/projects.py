@@ -1,11 +1,12 @@
 """The customer's side of projects: define one, move it through its life, watch its items.
 
-A project is visible to the members of its organization and to operators; to anyone else it
-does not exist (404), which also keeps experts off these endpoints. Members may read; which
-roles may change a project is decided by the services.
+A project is visible to the members of its organization and to operators
+(``Project.objects.visible_to``); to anyone else it does not exist (404), which also keeps
+experts off these endpoints. Members may read; which roles may change a project is decided by
+the services, through ``accounts.access``.
 """
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -18,14 +19,6 @@ from rest_framework.routers import SimpleRouter
 from .. import services
 from ..models import Annotation, Assignment, Item, Project
 from . import serializers as s
-
-
-def visible_projects(user) -> QuerySet[Project]:
-    """Operators see every project; everyone else those of organizations they belong to."""
-    projects = Project.objects.select_related("domain")
-    if user.is_staff:
-        return projects
-    return projects.filter(organization__memberships__user=user)
 
 
 class ProjectFilter(filters.FilterSet):
@@ -57,7 +50,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Project.objects.none()
-        return visible_projects(self.request.user)
+        return Project.objects.visible_to(self.request.user).select_related("domain")
 
     def get_serializer_class(self):
         return s.ProjectCreateSerializer if self.action == "create" else s.ProjectSerializer
@@ -144,7 +137,7 @@ class ItemViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Item.objects.none()
-        project = get_object_or_404(visible_projects(self.request.user),
+        project = get_object_or_404(Project.objects.visible_to(self.request.user),
                                     pk=self.kwargs["project_pk"])
         return (project.items.annotate(annotation_count=Coalesce(counted_annotations(), 0))
                 .order_by("id"))

@@ -7,31 +7,15 @@ field added to Item later (such as a gold answer) cannot leak into an expert's r
 
 from decimal import Decimal
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.views import visible_organizations
-from accounts.models import Domain, Organization
+from accounts.models import Organization
 
 from ..models import Assignment, Item, Project
 from ..schema import PRESETS
+from ..serializers import DefinitionsField, DomainSlugField
 
 UNIT = {"min_value": Decimal(0), "max_value": Decimal(1)}
-
-
-@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": {}}})
-class DefinitionsField(serializers.JSONField):
-    """Field or question definitions. Their shape is checked by `tasks.schema`, which names
-    every problem with its position (`questions[1].options: ...`) in one answer."""
-
-
-class DomainSlugField(serializers.SlugRelatedField):
-    default_error_messages = {
-        "does_not_exist": "Unknown domain: '{value}'. See GET /api/v1/domains/.",
-    }
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="slug", queryset=Domain.objects.all(), **kwargs)
 
 
 class OrganizationField(serializers.PrimaryKeyRelatedField):
@@ -42,7 +26,7 @@ class OrganizationField(serializers.PrimaryKeyRelatedField):
     queryset = Organization.objects.all()
 
     def get_queryset(self):
-        return visible_organizations(self.context["request"].user)
+        return Organization.objects.visible_to(self.context["request"].user)
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -13,7 +13,6 @@ from rest_framework.routers import SimpleRouter
 
 from .. import webhooks
 from ..models import Project, Webhook, WebhookDelivery
-from .projects import visible_projects
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -46,11 +45,6 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def visible_webhooks(user):
-    return Webhook.objects.filter(project__in=visible_projects(user)).select_related(
-        "project__organization")
-
-
 @extend_schema_view(create=extend_schema(responses={201: WebhookCreatedSerializer}))
 class ProjectWebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
                             viewsets.GenericViewSet):
@@ -59,7 +53,7 @@ class ProjectWebhookViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     serializer_class = WebhookSerializer
 
     def project(self) -> Project:
-        return get_object_or_404(visible_projects(self.request.user),
+        return get_object_or_404(Project.objects.visible_to(self.request.user),
                                  pk=self.kwargs["project_pk"])
 
     def get_queryset(self):
@@ -85,7 +79,8 @@ class WebhookViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Webhook.objects.none()
-        return visible_webhooks(self.request.user)
+        return Webhook.objects.visible_to(self.request.user).select_related(
+            "project__organization")
 
     def perform_update(self, serializer):
         serializer.instance = webhooks.update_webhook(
@@ -113,7 +108,7 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WebhookDelivery.objects.none()
-        webhook = get_object_or_404(visible_webhooks(self.request.user),
+        webhook = get_object_or_404(Webhook.objects.visible_to(self.request.user),
                                     pk=self.kwargs["webhook_pk"])
         return webhook.deliveries.order_by("-id")
 

@@ -38,7 +38,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
-        return (Assignment.objects.filter(expert=self.request.user)
+        return (Assignment.objects.held_by(self.request.user)
                 .select_related("project", "item", "annotation"))
 
     def _answer(self, assignment_id: int, code: int = status.HTTP_200_OK) -> Response:

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, transaction
 
-from accounts import services
+from accounts import access, services
 from accounts.models import Credential, Domain, Expertise, ExpertProfile, Membership, Organization
 from tests import factories
 
@@ -205,8 +205,8 @@ def test_an_owner_may_step_down_once_another_owner_exists(customer):
                                 actor=customer, role=Membership.Role.OWNER)
     services.change_member_role(membership=Membership.objects.get(user=customer),
                                 actor=customer, role=Membership.Role.ADMIN)
-    assert services.role_in(customer, organization) == Membership.Role.ADMIN
-    assert services.role_in(successor, organization) == Membership.Role.OWNER
+    assert access.role_in(customer, organization) == Membership.Role.ADMIN
+    assert access.role_in(successor, organization) == Membership.Role.OWNER
 
 
 def test_outsiders_cannot_manage_members(customer, other_customer):
