@@ -1,0 +1,142 @@
+"""The expert's earnings page: balance, statement, payouts, the payout form's refusals by
+field, a double-posted form making one payout, and the statement as CSV."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from marketplace.models import Payout
+from marketplace.statements import earnings
+from tasks import services as task_services
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _payout_files(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def earner(customer):
+    """An expert with three approved answers at 5.00: 12.00 earned after the 20% fee."""
+    organization = factories.organization_of(customer)
+    factories.fund(organization, "50.00")
+    project = factories.project(customer, items=3, price_per_item=Decimal("5.00"),
+                                review_rate=Decimal("1"))
+    task_services.update_project(user=customer, project=project, name="Echo reports")
+    expert = factories.expert()
+    for _ in range(3):
+        factories.reviewed(factories.answered(expert, project), customer, "accept")
+    return expert
+
+
+def balance(expert) -> Decimal:
+    return earnings(expert, "USD")["balance"]
+
+
+def payout_form(client) -> dict:
+    form = client.get("/workspace/earnings/").context["form"]
+    return {"amount": "", "idempotency_key": form["idempotency_key"].value(),
+            "currency": form["currency"].value()}
+
+
+def test_the_page_shows_the_balance_and_the_statement(earner):
+    response = signed_in(earner).get("/workspace/earnings/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "12.00 USD" in text
+    assert text.count("Payment for approved work") == 3
+    assert "Echo reports" in text
+
+
+def test_a_payout_request_takes_the_amount_from_the_balance(earner):
+    client = signed_in(earner)
+    response = client.post("/workspace/earnings/", {**payout_form(client), "amount": "7.50"},
+                           follow=True)
+    assert "of 7.50 USD requested" in response.content.decode()
+    assert balance(earner) == Decimal("4.50")
+    payout = Payout.objects.get(expert=earner)
+    assert (payout.amount, payout.status) == (Decimal("7.50"), Payout.Status.REQUESTED)
+    assert "Requested" in response.content.decode()
+
+
+def test_a_double_posted_form_makes_one_payout(earner):
+    client = signed_in(earner)
+    form = {**payout_form(client), "amount": "5.00"}
+    client.post("/workspace/earnings/", form)
+    response = client.post("/workspace/earnings/", form, follow=True)
+    assert "was already requested by this form; nothing more was taken" in (
+        response.content.decode())
+    assert Payout.objects.filter(expert=earner).count() == 1
+    assert balance(earner) == Decimal("7.00")
+
+
+@pytest.mark.parametrize(("amount", "message"), [
+    ("12.01", "Your balance is 12.00 USD; a payout cannot exceed it."),
+    ("0.50", "The smallest payout is 1.00 USD."),
+    ("-3", "The amount must be positive."),
+    ("lots", "Enter a number."),
+    ("1.005", "Ensure that there are no more than 2 decimal places."),
+])
+def test_a_bad_amount_is_refused_on_the_field_and_takes_nothing(earner, amount, message):
+    client = signed_in(earner)
+    response = client.post("/workspace/earnings/", {**payout_form(client), "amount": amount})
+    assert response.status_code == 200
+    assert message in response.context["form"].errors["amount"]
+    assert message in response.content.decode()
+    assert not Payout.objects.exists()
+    assert balance(earner) == Decimal("12.00")
+
+
+def test_a_tampered_currency_is_refused_by_name(earner):
+    client = signed_in(earner)
+    response = client.post("/workspace/earnings/",
+                           {**payout_form(client), "amount": "2.00", "currency": "1$"})
+    assert "Currency: use a three-letter code." in response.content.decode()
+    assert not Payout.objects.exists()
+
+
+def test_the_statement_downloads_as_csv_with_inert_cells(earner):
+    response = signed_in(earner).get("/workspace/earnings/statement.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 3
+    assert {row["amount"] for row in rows} == {"4.00"}
+    assert {row["project_name"] for row in rows} == {"Echo reports"}
+
+
+def test_earnings_are_the_experts_own(earner):
+    other = factories.expert()
+    response = signed_in(other).get("/workspace/earnings/")
+    assert response.context["summary"]["balance"] == Decimal("0.00")
+    assert "Echo reports" not in response.content.decode()
+    rows = b"".join(signed_in(other).get("/workspace/earnings/statement.csv")
+                    .streaming_content).decode().splitlines()
+    assert len(rows) == 1  # the header alone
+
+
+def test_earnings_are_for_experts(customer):
+    assert signed_in(customer).get("/workspace/earnings/").status_code == 403
+
+
+def test_the_query_count_does_not_grow_with_lines(earner, customer,
+                                                  django_assert_max_num_queries):
+    client = signed_in(earner)
+    for amount in ("1.00", "1.50", "2.00"):
+        client.post("/workspace/earnings/", {**payout_form(client), "amount": amount})
+    with django_assert_max_num_queries(16):
+        response = client.get("/workspace/earnings/")
+    assert len(response.context["page_obj"]) == 6
+    assert len(response.context["summary"]["payouts"]) == 3
