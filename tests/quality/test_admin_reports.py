@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from quality import jobs
-from quality.admin_reports import alpha_chart, confusion_chart, expert_chart
 from quality.models import AgreementReport, JudgeAnnotation
+from quality.report_charts import alpha_chart, confusion_chart, expert_chart
 from tests.quality.test_report import scene  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
