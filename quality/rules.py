@@ -29,10 +29,11 @@ from typing import Any
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Project, ProjectExpert
 
 from . import trust
-from .models import GoldResult, QualityRule, Review
+from .models import GoldResult, QualityAction, QualityRule, Review
 
 COMPARED_KINDS = ("label", "pairwise", "rating")
 # A rating within this distance of the others' median agrees with them.
@@ -289,3 +290,20 @@ def experts_on(project: Project) -> QuerySet:
     return (Assignment.objects.filter(project=project).order_by().values("expert_id")
             .union(ProjectExpert.objects.filter(project=project).order_by()
                    .values("expert_id")))
+
+
+def expert_rows(project: Project, expert_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The project's expert list for a page of experts, in the given order: each one's
+    figures (``expert_stats``), pseudonym, standing on the roster and the quality actions in
+    force on them. Both the REST API and the workspace show these rows."""
+    stats = expert_stats(project, expert_ids)
+    roster = {row.expert_id: row for row in
+              ProjectExpert.objects.filter(project=project, expert_id__in=expert_ids)}
+    flags: dict[int, list[QualityAction]] = {pk: [] for pk in expert_ids}
+    for flag in QualityAction.objects.filter(project=project, expert_id__in=expert_ids,
+                                             reversed_at__isnull=True):
+        flags[flag.expert_id].append(flag)
+    return [{**stats[pk], "expert_id": pk, "expert": expert_pseudonym(project.pk, pk),
+             "access": roster[pk].access if pk in roster else None,
+             "review_all": roster[pk].review_all if pk in roster else False,
+             "flags": flags[pk]} for pk in expert_ids]

@@ -17,11 +17,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from tasks.export import expert_pseudonym
-from tasks.models import Annotation, Assignment, Project, ProjectExpert
+from tasks.models import Annotation, Assignment, Project
 
 from .. import rules, services
 from ..models import QualificationAttempt, QualificationTest, QualityAction, QualityRule, Review
+from ..review_queue import waiting_reviews
 from . import serializers as s
 
 CONFLICT = OpenApiResponse(description="The object's state does not allow this.")
@@ -239,11 +239,9 @@ class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         project = project_of(self.request, self.kwargs)
         others = Annotation.objects.select_related("assignment").filter(
             assignment__status__in=Assignment.COUNTED).order_by("id")
-        return (Review.objects.filter(project=project, verdict="",
-                                      annotation__assignment__status=Assignment.Status.SUBMITTED)
+        return (waiting_reviews(project)
                 .select_related("annotation__item", "annotation__assignment")
-                .prefetch_related(Prefetch("annotation__item__annotations", queryset=others))
-                .order_by("-priority", "created_at", "id"))
+                .prefetch_related(Prefetch("annotation__item__annotations", queryset=others)))
 
 
 class AnnotationReviewViewSet(viewsets.GenericViewSet):
@@ -311,19 +309,8 @@ class ProjectExpertsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
-        ids = [row["expert_id"] for row in page]
-        stats = rules.expert_stats(self.project, ids)
-        roster = {row.expert_id: row for row in
-                  ProjectExpert.objects.filter(project=self.project, expert_id__in=ids)}
-        flags: dict[int, list[QualityAction]] = {pk: [] for pk in ids}
-        for flag in QualityAction.objects.filter(project=self.project, expert_id__in=ids,
-                                                 reversed_at__isnull=True):
-            flags[flag.expert_id].append(flag)
-        rows = [{**stats[pk], "expert": expert_pseudonym(self.project.pk, pk),
-                 "expert_id": pk if request.user.is_staff else None,
-                 "access": roster[pk].access if pk in roster else None,
-                 "review_all": roster[pk].review_all if pk in roster else False,
-                 "flags": flags[pk]} for pk in ids]
+        rows = [{**row, "expert_id": row["expert_id"] if request.user.is_staff else None}
+                for row in rules.expert_rows(self.project, [row["expert_id"] for row in page])]
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
