@@ -31,7 +31,7 @@ _QUESTION_EXTRA_KEYS: dict[str, frozenset[str]] = {
     "rating": frozenset({"min", "max", "level", "labels"}),
     "ranking": frozenset({"field"}),
     "pairwise": frozenset({"field", "strength"}),
-    "text": frozenset({"min_length", "max_length"}),
+    "text": frozenset({"min_length", "max_length", "prefill"}),
     "spans": frozenset({"field", "options"}),
 }
 
@@ -270,6 +270,22 @@ def _check_length_bound(entry: dict, key: str, where: str, errors: list[str]) ->
     return value
 
 
+def _check_prefill(
+    prefill: Any, where: str, who: str, types: dict[str, str | None], errors: list[str],
+) -> None:
+    """A text answer may start from an item's text (a rewrite from the completion it
+    improves): `prefill` names a text field, or a text_list field whose first entry is used."""
+    if not isinstance(prefill, str):
+        errors.append(f"{where}.prefill: {who} must name a text or text_list field, "
+                      f"got {_type_name(prefill)}")
+    elif prefill not in types:
+        errors.append(f"{where}.prefill: {who} refers to {prefill!r}, which is not a field of "
+                      "this project")
+    elif types[prefill] is not None and types[prefill] not in ("text", "text_list"):
+        errors.append(f"{where}.prefill: {who} needs a text or text_list field, but "
+                      f"{prefill!r} is {types[prefill]}")
+
+
 def _question_settings(
     kind: str, entry: dict, where: str, who: str, fields: list[dict],
     types: dict[str, str | None], errors: list[str],
@@ -303,7 +319,10 @@ def _question_settings(
         if max_length is not None and min_length > max_length:
             errors.append(f"{where}.max_length: {who} has min_length {min_length} above "
                           f"max_length {max_length}")
-        return {"min_length": min_length, "max_length": max_length}
+        prefill = entry.get("prefill")
+        if prefill is not None:
+            _check_prefill(prefill, where, who, types, errors)
+        return {"min_length": min_length, "max_length": max_length, "prefill": prefill}
     # Only "spans" is left: the caller has already rejected unknown kinds.
     field = entry.get("field")
     _check_field_ref(field, "text", where, who, types, errors)

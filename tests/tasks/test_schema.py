@@ -152,7 +152,8 @@ def test_every_kind_normalises_with_defaults():
         {"name": "order", "kind": "ranking", "required": True, "field": "completions"},
         {"name": "better", "kind": "pairwise", "required": True, "field": "completions",
          "strength": False},
-        {"name": "note", "kind": "text", "required": True, "min_length": 0, "max_length": 200},
+        {"name": "note", "kind": "text", "required": True, "min_length": 0, "max_length": 200,
+         "prefill": None},
         {"name": "entities", "kind": "spans", "required": True, "field": "doc",
          "options": ["PER"]},
     ]
@@ -284,6 +285,29 @@ def test_bad_text_lengths(overrides, message):
     assert only_error("questions", fields=TEXT, questions=[question]) == message
 
 
+def test_a_text_answer_may_start_from_a_text_or_text_list_field():
+    fields = [*LIST, {"name": "doc", "type": "text", "required": False}]
+    _, questions = build_schema(None, fields, [
+        {"name": "rewrite", "kind": "text", "prefill": "completions"},
+        {"name": "edit", "kind": "text", "prefill": "doc"},
+    ])
+    assert [question["prefill"] for question in questions] == ["completions", "doc"]
+
+
+@pytest.mark.parametrize(("prefill", "message"), [
+    (3, "questions[0].prefill: text question 'note' must name a text or text_list field, "
+        "got integer"),
+    ("missing", "questions[0].prefill: text question 'note' refers to 'missing', which is not "
+                "a field of this project"),
+    ("meta", "questions[0].prefill: text question 'note' needs a text or text_list field, but "
+             "'meta' is json"),
+])
+def test_bad_prefill(prefill, message):
+    fields = [*TEXT, {"name": "meta", "type": "json"}]
+    question = {"name": "note", "kind": "text", "prefill": prefill}
+    assert only_error("questions", fields=fields, questions=[question]) == message
+
+
 def test_spans_need_a_text_field_and_labels():
     errors = schema_errors(fields=LIST, questions=[
         {"name": "marks", "kind": "spans", "field": "completions", "options": []},
@@ -359,7 +383,7 @@ def test_sft_preset():
     assert build_schema("sft", None, None) == (
         [{"name": "prompt", "type": "text", "required": True}],
         [{"name": "response", "kind": "text", "required": True, "min_length": 0,
-          "max_length": None}],
+          "max_length": None, "prefill": None}],
     )
 
 
