@@ -1,5 +1,7 @@
 """The accounts part of the demo data: an operator, a customer organization with its owner
-and QA lead, and a dozen verified experts with credentials and qualified domains.
+and QA lead, and fifteen verified experts with credentials and qualified domains: enough in
+each demo project's domain (or the domains routing counts for it) to fill every item's
+overlap with one expert to spare.
 
 Each app's ``demo`` module has a ``seed(demo)`` step that is safe to run any number of times:
 it looks its objects up by natural key and only creates or completes what is missing. The
@@ -71,7 +73,8 @@ EXPERTS = [
                "Europe/Stockholm", 25, "Backend engineer; maintains Python libraries for data "
                "pipelines and reviews a lot of code.", "KTH Royal Institute of Technology", 2015),
     DemoExpert("expert06", "Dr. Aisha Rahman", "phd", "Computational linguistics",
-               ("data-science-nlp", "linguistics-syntax"), ("en", "ar", "ur"), "Asia/Dubai", 15,
+               ("data-science-nlp", "data-science-machine-learning", "linguistics-syntax"),
+               ("en", "ar", "ur"), "Asia/Dubai", 15,
                "NLP researcher on multilingual evaluation, annotation guidelines and "
                "inter-annotator agreement.", "University of Edinburgh", 2018),
     DemoExpert("expert07", "Dr. Tomasz Nowak", "phd", "Clinical pharmacology",
@@ -98,6 +101,18 @@ EXPERTS = [
                ("biology-genetics", "biology-molecular"), ("pt", "en", "es"),
                "America/Sao_Paulo", 10, "Geneticist working on variant interpretation for rare "
                "diseases.", "Universidade de São Paulo", 2015),
+    DemoExpert("expert13", "Dr. Hannah Keller", "md", "Cardiology",
+               ("medicine-cardiology",), ("de", "en"), "Europe/Zurich", 12,
+               "Interventional cardiologist; runs a chest-pain unit and teaches ECG reading.",
+               "University of Zurich", 2008),
+    DemoExpert("expert14", "Dr. Rafael Costa", "md", "Internal medicine",
+               ("medicine",), ("pt", "en", "es"), "Europe/Lisbon", 16,
+               "General internist in a teaching hospital: the patient with five conditions "
+               "and ten medicines.", "University of Lisbon", 2012),
+    DemoExpert("expert15", "Dr. Mei Lin Tan", "md", "Emergency medicine",
+               ("medicine-emergency", "medicine-cardiology"), ("en", "zh", "ms"),
+               "Asia/Singapore", 10, "Emergency physician with a cardiology fellowship; writes "
+               "the department's triage protocols.", "National University of Singapore", 2014),
 ]
 
 
@@ -171,5 +186,3 @@ def _expert(demo: Demo, spec: DemoExpert, operator: User) -> None:
             services.qualify_expertise(expert=profile, domain=domain, score=Decimal("0.9"),
                                        source=Expertise.Source.OPERATOR)
 
-
-# Cardiology preference pairs: (prompt, completion A, completion B).

@@ -1,11 +1,13 @@
 """Demo data for a fresh install: ``make run`` calls this so that the first page already has
 people to log in as and work to do.
 
-Every installed app may have a ``demo`` module with a ``seed(demo)`` step; they run in the
-order of INSTALLED_APPS, which is the order the apps depend on each other, so accounts never
-imports the apps built on it. Every demo user shares one published password, so the command
-refuses to run with DEBUG off unless told otherwise: a production database must never get a
-superuser anyone can guess.
+Every installed app may have a ``demo`` module with a ``seed(demo)`` step, and a
+``work(demo)`` step for what people do once everything exists. All ``seed`` steps run first,
+then all ``work`` steps, each phase in the order of INSTALLED_APPS, which is the order the
+apps depend on each other, so accounts never imports the apps built on it: experts can only
+pull paid work once the last app, the marketplace, has funded the organization. Every demo
+user shares one published password, so the command refuses to run with DEBUG off unless told
+otherwise: a production database must never get a superuser anyone can guess.
 """
 
 from collections.abc import Callable, Iterator
@@ -18,22 +20,27 @@ from django.db import transaction
 
 from accounts.demo import Demo
 
+PHASES = ("seed", "work")
+
 
 def demo_steps() -> Iterator[Callable[[Demo], None]]:
+    modules = []
     for config in apps.get_app_configs():
         name = f"{config.name}.demo"
         try:
-            module = import_module(name)
+            modules.append(import_module(name))
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            continue
-        yield module.seed
+    for phase in PHASES:
+        for module in modules:
+            if hasattr(module, phase):
+                yield getattr(module, phase)
 
 
 class Command(BaseCommand):
-    help = ("Create demo users, an organization, verified experts and projects with work; safe "
-            "to run again.")
+    help = ("Create demo users, an organization, verified experts, projects, and the work done "
+            "on them: answers, reviews, agreement reports and earnings; safe to run again.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--allow-without-debug", action="store_true",
