@@ -29,7 +29,7 @@ def domain_choices(exclude: set[int] = frozenset()) -> list[tuple[str, list[tupl
     groups = []
     for root in sorted(children.get(None, []), key=lambda d: d.name):
         members = [root, *sorted(children.get(root.pk, []), key=lambda d: d.name)]
-        options = [(d.slug, f"{d.name} (all of it)" if d is root else d.name)
+        options = [(d.slug, f"{d.name} (general)" if d is root else d.name)
                    for d in members if d.pk not in exclude]
         if options:
             groups.append((root.name, options))
@@ -39,7 +39,7 @@ def domain_choices(exclude: set[int] = frozenset()) -> list[tuple[str, list[tupl
 class DomainsField(forms.MultipleChoiceField):
     """Domain slugs, cleaned to Domain objects in the order given."""
 
-    widget = forms.SelectMultiple(attrs={"size": 12})
+    widget = forms.CheckboxSelectMultiple(attrs={"class": "ws-domain-choices"})
 
     def clean(self, value):
         slugs = super().clean(value)
@@ -124,8 +124,8 @@ class ProfileForm(ExpertDetailsForm):
 
 
 class ExpertSignupForm(SignupForm, ProfileForm):
-    domains = DomainsField(help_text="Your fields; hold Ctrl (or ⌘) to choose several. "
-                                     "A qualification test in each makes the claim count.")
+    domains = DomainsField(help_text="Your fields. A qualification test in each makes the "
+                                     "claim count.")
 
     field_order = ["username", "email", "password", "full_name", "highest_degree",
                    "field_of_study", "domains", "languages", "timezone",
@@ -141,7 +141,7 @@ class CustomerSignupForm(SignupForm):
 
 
 class ClaimDomainsForm(forms.Form):
-    domains = DomainsField(help_text="Hold Ctrl (or ⌘) to choose several.")
+    domains = DomainsField(label="More domains")
 
     def __init__(self, *args, claimed: set[int], **kwargs) -> None:
         super().__init__(*args, **kwargs)
