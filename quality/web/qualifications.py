@@ -7,6 +7,7 @@ result. Items are loaded without their gold answers, so none can reach the page.
 """
 
 import json
+import math
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -116,7 +117,8 @@ def attempt_page(request: HttpRequest, pk: int) -> HttpResponse:
     if not running and attempt.status != Status.PASSED:
         ended = attempt.submitted_at or attempt.expires_at
         retry = ended + timezone.timedelta(seconds=attempt.test.retry_after_s)
-    remaining = max(0, int((attempt.expires_at - timezone.now()).total_seconds()))
+    # Rounded up, so that the page's clock never ends before the server's.
+    remaining = max(0, math.ceil((attempt.expires_at - timezone.now()).total_seconds()))
     items = [{"item": item, "fields": shown_fields(attempt.test.fields, item.data),
               "answers": form.item_fields(item)} for item in form.items] if form else []
     return render(request, "quality/web/attempt.html", {

@@ -17,7 +17,7 @@
       box.classList.toggle("ws-countdown-low", left <= 60);
       if (left === 0) {
         box.classList.add("ws-countdown-over");
-        value.textContent = "time is up";
+        document.getElementById("countdown-label").textContent = "Time is up:";
         submit.disabled = true;
         submit.value = "Time is up: answers can no longer be submitted";
         return;
