@@ -12,6 +12,7 @@ directory, never the repository) so that a person can look at every page kind.
 import os
 import shutil
 import tempfile
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,16 @@ def screenshot(page):
         return target
 
     return shoot
+
+
+@pytest.fixture
+def taxonomy():
+    """The domain taxonomy, which a data migration loads: a transactional test's closing
+    flush wipes it, and the serialized copy meant to restore it is not always reachable from
+    a browser test's thread, so tests that need domains load it again when it is gone."""
+    from django.apps import apps
+
+    from accounts.models import Domain
+
+    if not Domain.objects.exists():
+        import_module("accounts.migrations.0002_domain_taxonomy").load(apps, None)
