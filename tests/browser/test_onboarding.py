@@ -47,6 +47,7 @@ def test_a_visitor_becomes_a_qualified_expert(taxonomy, page, login, screenshot,
     cardiology_test()
 
     page.goto("/workspace/login/")
+    screenshot("login-with-sign-up-links")
     page.get_by_role("link", name="Sign up as an expert").click()
     expect(page.locator("h1")).to_have_text("Sign up as an expert")
     page.fill("#id_username", "dr-house")
@@ -94,6 +95,21 @@ def test_a_visitor_becomes_a_qualified_expert(taxonomy, page, login, screenshot,
     screenshot("profile")
     assert Credential.objects.get().evidence_file.read() == PDF
 
+    sign_out(page)
+    login(operator)
+    page.goto("/admin/accounts/credential/")
+    evidence = page.get_by_role("link", name="Open evidence")
+    opened = page.request.get(evidence.get_attribute("href"))
+    assert opened.headers["content-type"] == "application/pdf" and opened.body() == PDF
+    page.locator("#result_list input.action-select").check()
+    page.select_option("select[name=action]", "accept")
+    screenshot("admin-credentials")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("Accepted 1 credential(s)")
+
+    sign_out(page)
+    login(User.objects.get(username="dr-house"))
+
     page.goto("/workspace/qualifications/")
     screenshot("qualifications")
     page.get_by_role("button", name="Start test").click()
@@ -130,6 +146,22 @@ def test_a_visitor_becomes_a_qualified_expert(taxonomy, page, login, screenshot,
 
     page.get_by_role("link", name="your domains").click()
     expect(page.locator("#domains + table")).to_contain_text("Qualified")
+    expect(page.locator("#credentials + table")).to_contain_text("Verified")
+    screenshot("profile-qualified")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_signs_up_as_a_customer(page, screenshot):
+    page.goto("/workspace/login/")
+    page.get_by_role("link", name="sign up as a customer").click()
+    page.fill("#id_username", "lab-owner")
+    page.fill("#id_email", "owner@lab.example.com")
+    page.fill("#id_password", factories.PASSWORD)
+    page.fill("#id_organization", "Cardio Lab")
+    screenshot("signup-customer")
+    page.click("input[type=submit]")
+    expect(page.locator(".messagelist")).to_contain_text("you are its owner")
+    expect(page.locator("h1")).to_contain_text("Welcome")
 
 
 @pytest.mark.django_db(transaction=True)
