@@ -157,8 +157,7 @@ def project_upload(request: HttpRequest, project_id: int) -> HttpResponse:
                         stream=upload, file_format=ingest.format_of(upload.name),
                         filename=upload.name)
     except ingest.UploadRejected as rejected:
-        form.add_error("file", "Nothing was stored: fix the rows below and upload the file "
-                               "again.")
+        form.add_error("file", "Nothing was stored: the file has bad rows, listed above.")
         return _project_page(request, project, upload=form, row_errors=rejected.errors)
     if not batch:
         return _project_page(request, project, upload=form)

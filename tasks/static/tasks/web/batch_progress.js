@@ -31,6 +31,10 @@
         }
         show('[data-batch="status"] .ws-badge', batch.status_label);
         show('[data-batch="rows"]', batch.rows.toLocaleString());
+        if (batch.status === "processing") {
+          show('[data-batch="note"]', "Storing the items: " + batch.rows.toLocaleString() +
+               " rows read so far. This page follows the work by itself.");
+        }
         window.setTimeout(poll, INTERVAL_MS);
       })
       .catch(function () {
