@@ -1,0 +1,59 @@
+"""The QA lead's verdict forms: a comment for accepting or rejecting, and a fix, which is
+the answer form of the item's questions prefilled with the answer it replaces.
+
+The forms only gather input; what makes a verdict acceptable (a rejection's reason, a fix
+that answers the questions as an expert must) is decided by ``quality.services``, the same
+checks the REST API runs.
+"""
+
+import json
+from typing import Any
+
+from django import forms
+
+from .answer_form import AttemptForm, field_name
+
+COMMENT_HELP = "The expert reads this with the outcome."
+
+
+class VerdictForm(forms.Form):
+    """Accept or reject: the comment is optional to accept and required to reject."""
+
+    comment = forms.CharField(required=False, max_length=5000, strip=True,
+                              widget=forms.Textarea(attrs={"rows": 3}), help_text=COMMENT_HELP)
+
+
+def initial_answer(item, questions: list[dict], answer: dict) -> dict[str, Any]:
+    """The answer form's initial values for a stored answer (the inverse of
+    ``AttemptForm.answer_value``)."""
+    initial: dict[str, Any] = {}
+    for question in questions:
+        name, value = question["name"], answer.get(question["name"])
+        if value is None:
+            continue
+        if question["kind"] == "pairwise" and isinstance(value, dict):
+            initial[field_name(item.pk, name)] = value.get("choice")
+            initial[field_name(item.pk, name, "strength")] = value.get("strength")
+        elif question["kind"] == "ranking":
+            for place, index in enumerate(value, 1):
+                initial[field_name(item.pk, name, str(index))] = place
+        elif question["kind"] == "spans":
+            initial[field_name(item.pk, name)] = json.dumps(value)
+        else:
+            initial[field_name(item.pk, name)] = value
+    return initial
+
+
+class FixForm(AttemptForm):
+    """The corrected answer to one item, and a comment for the expert."""
+
+    comment = forms.CharField(required=False, max_length=5000, strip=True,
+                              widget=forms.Textarea(attrs={"rows": 2}), help_text=COMMENT_HELP)
+
+    def __init__(self, *args, questions: list[dict], item, answer: dict, **kwargs) -> None:
+        kwargs.setdefault("initial", initial_answer(item, questions, answer))
+        super().__init__(*args, questions=questions, items=[item], **kwargs)
+        self.item = item
+
+    def answer(self) -> dict[str, Any]:
+        return self.answers()[str(self.item.pk)]
