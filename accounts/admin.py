@@ -6,13 +6,14 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import services
+from .evidence import evidence_response
 from .models import Credential, Domain, Expertise, ExpertProfile, Membership, Organization, User
 
 
@@ -188,11 +189,7 @@ class CredentialAdmin(admin.ModelAdmin):
     def evidence_view(self, request, pk: int) -> FileResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        credential = get_object_or_404(Credential, pk=pk)
-        if not credential.evidence_file:
-            raise Http404("This credential has no uploaded evidence.")
-        return FileResponse(credential.evidence_file.open("rb"),
-                            content_type=services.evidence_content_type(credential))
+        return evidence_response(get_object_or_404(Credential, pk=pk))
 
     @admin.action(description="Accept selected credentials")
     def accept(self, request, queryset):

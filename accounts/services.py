@@ -138,12 +138,6 @@ def check_evidence(upload: UploadedFile) -> None:
             f"{upload.name!r} does not look like a {suffix[1:].upper()} file."]})
 
 
-def evidence_content_type(credential: Credential) -> str:
-    """The media type a browser needs to show the evidence instead of downloading it."""
-    return EVIDENCE_TYPES.get(PurePath(credential.evidence_file.name).suffix.lower(),
-                              "application/octet-stream")
-
-
 @transaction.atomic
 def add_credential(profile: ExpertProfile, *, degree: str, institution: str, year: int,
                    evidence_file: UploadedFile, field: str = "") -> Credential:

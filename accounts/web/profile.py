@@ -5,7 +5,7 @@ service refuses, the page comes back with that form's errors and the others unto
 Verification and status are shown, never editable here: they are an operator's decisions.
 """
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import services
+from ..evidence import evidence_response
 from ..models import Credential, ExpertProfile
 from .forms import ClaimDomainsForm, CredentialForm, ProfileForm
 
@@ -84,11 +85,7 @@ def claim_domains(request: HttpRequest) -> HttpResponse:
 @page(Audience.EXPERT)
 def credential_evidence(request: HttpRequest, pk: int) -> FileResponse:
     """The expert opens the evidence they uploaded; anyone else's answers 404."""
-    credential = get_object_or_404(Credential, pk=pk, expert__user=request.user)
-    if not credential.evidence_file:
-        raise Http404("This credential has no uploaded evidence.")
-    return FileResponse(credential.evidence_file.open("rb"),
-                        content_type=services.evidence_content_type(credential))
+    return evidence_response(get_object_or_404(Credential, pk=pk, expert__user=request.user))
 
 
 urlpatterns = [

@@ -127,6 +127,7 @@ def test_a_credential_is_uploaded_stored_and_opened_by_its_owner_only(expert, se
     assert evidence_url in response.text
     opened = client.get(evidence_url)
     assert opened["Content-Type"] == "application/pdf"
+    assert opened["Content-Security-Policy"] == "sandbox"
     assert b"".join(opened.streaming_content) == PDF
     assert signed_in(factories.expert()).get(evidence_url).status_code == 404
 
