@@ -9,6 +9,7 @@ script and no asset of its own. The admin's report page and the workspace's both
 """
 
 import math
+from datetime import datetime
 
 LABEL_WIDTH = 170
 PLOT_WIDTH = 440
@@ -148,6 +149,7 @@ def report_charts(result: dict) -> dict:
     """Everything the report template draws, from a done report's figures."""
     return {
         "result": result,
+        "generated_at": datetime.fromisoformat(result["generated_at"]),
         "summary": f"{result['items']:,} items, {result['annotations']:,} human answers",
         "alpha_chart": alpha_chart(result["questions"]),
         "expert_chart": expert_chart(result["experts"]),
