@@ -104,19 +104,15 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
     may_review = access.may(request.user, access.Action.REVIEW, project.organization_id)
     waiting = annotation.assignment.status == Assignment.Status.SUBMITTED
     forms: dict = {}
-    status = 200
     if request.method == "POST":
         verdict = request.POST.get("verdict", "")
         if verdict not in Verdict.values:
-            status = 400
             forms["error"] = "Choose accept, reject or fix."
         elif _decide(request, annotation, verdict, forms):
             following = next_waiting(project, after=annotation.pk)
             if following is None:
                 return redirect("workspace:project-review", project_id=project.pk)
             return redirect("workspace:review-annotation", annotation_id=following.annotation_id)
-        else:
-            status = 400 if may_review else 403
     forms.setdefault("accept", VerdictForm(prefix="accept"))
     forms.setdefault("reject", VerdictForm(prefix="reject"))
     forms.setdefault("fix", FixForm(prefix="fix", questions=project.questions, item=item,
@@ -138,8 +134,10 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
         "forms": forms,
         "fix_fields": forms["fix"].item_fields(item),
     }
+    # A verdict refused for the user's role answers 403, as the API does.
+    refused = request.method == "POST" and not may_review
     return render(request, "quality/web/review_annotation.html", context,
-                  title=f"Review {item.external_id}", status=status)
+                  title=f"Review {item.external_id}", status=403 if refused else 200)
 
 
 urlpatterns = [
