@@ -89,6 +89,26 @@ def project(owner, *, preset: str = "preference", domain: str = "medicine-cardio
     return created
 
 
+def add_items(project, rows: list[dict], *, gold: list[tuple[dict, dict]] = (),
+              activate: bool = True):
+    """Give a project items with the given data, and gold items as (data, gold answer)
+    pairs, then start it; the project, refreshed."""
+    from tasks import services as task_services
+    from tasks.models import Item
+
+    start = project.items.count()
+    Item.objects.bulk_create(
+        [Item(project=project, external_id=f"row-{start + n}", data=data,
+              overlap=project.overlap) for n, data in enumerate(rows)]
+        + [Item(project=project, external_id=f"check-{start + n}", data=data, gold=answer,
+                is_gold=True, overlap=project.overlap) for n, (data, answer) in enumerate(gold)])
+    if activate and rows:
+        task_services.transition_project(user=project.created_by, project=project,
+                                         action="activate")
+    project.refresh_from_db()
+    return project
+
+
 def preference_data(n: int) -> dict:
     return {"prompt": f"Question {n}?", "completions": [f"Answer A{n}", f"Answer B{n}"]}
 
