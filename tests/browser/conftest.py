@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -52,7 +53,14 @@ def live_server():
 def browser():
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API carries on in a context of its own, where Django opens new
+    # connection objects. Those must still hold what serialized_rollback restores the
+    # migrations' data from, when the test database was set up (by an earlier test) before.
+    serialized = {alias: connections[alias]._test_serialized_contents for alias in connections
+                  if hasattr(connections[alias], "_test_serialized_contents")}
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(
             executable_path=chromium_path(),
             args=["--no-sandbox", "--disable-dev-shm-usage"])
