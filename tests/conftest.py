@@ -13,10 +13,19 @@ from tests import factories
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL tests run in real transactions. They are marked before pytest-django orders
     transactional tests last, and they restore the migrations' data (the domain taxonomy)
-    that their closing flush wipes, so that no test after them finds an empty table."""
+    that their closing flush wipes, so that no test after them finds an empty table.
+
+    Every other transactional test (the browser tests) restores it too: one that did not
+    would have its flush recreate the content types under new ids, which the next restoring
+    test then collides with."""
     for item in items:
+        marker = item.get_closest_marker("django_db")
         if item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
+        elif marker is not None and marker.kwargs.get("transaction"):
+            item.add_marker(pytest.mark.django_db(**{**marker.kwargs,
+                                                     "serialized_rollback": True}),
+                            append=False)
     return (yield)
 
 
