@@ -143,6 +143,6 @@ def test_another_organizations_experts_answer_404(team, other_customer, customer
 
 def test_the_experts_page_query_count_is_bounded(team, django_assert_max_num_queries):
     client = signed_in(team["qa"])
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(16):
         rows = page_rows(client, team["project"])
     assert len(rows) == 4 and sum(len(row["actions"]) for row in rows) == 2

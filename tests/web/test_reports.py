@@ -120,8 +120,8 @@ def test_the_report_pages_query_count_is_bounded(done, qa, django_assert_max_num
     for status in ("pending", "running", "failed"):
         AgreementReport.objects.create(project=done.project, status=status, requested_by=qa)
     client = signed_in(qa)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(8):
         response = client.get(f"/workspace/projects/{done.project.pk}/reports/")
     assert len(response.context["page_obj"].object_list) == 4
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         assert client.get(f"/workspace/reports/{done.pk}/").status_code == 200
