@@ -18,9 +18,11 @@ from django.urls import path, reverse
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import csvfiles, services, statements
+from ..ledger import after_fee
 from ..models import Account
 
 LINES_PER_PAGE = 50
+REJECTED_SHOWN = 20
 
 
 class PayoutForm(forms.Form):
@@ -69,10 +71,13 @@ def earnings(request: HttpRequest) -> HttpResponse:
         currency = form.cleaned_data.get("currency", currency)
     summary = statements.earnings(request.user, currency)
     lines = Paginator(summary["entries"], LINES_PER_PAGE).get_page(request.GET.get("page"))
+    rejected = [{"assignment": assignment, "would_have_paid": after_fee(assignment.price)}
+                for assignment in summary["rejected"][:REJECTED_SHOWN]]
     return render(request, "marketplace/web/earnings.html", {
         "summary": summary,
         "form": form,
         "page_obj": lines,
+        "rejected": rejected,
         "minimum": settings.PAYOUT_MINIMUM,
         "currencies": sorted(set(Account.objects.filter(expert=request.user)
                                  .values_list("currency", flat=True))),

@@ -105,7 +105,7 @@ urlpatterns = [
     path("market/invitations/<int:pk>/", respond, name="market-invitation"),
 ]
 menu = [
-    MenuEntry("Projects", "workspace:market", Audience.EXPERT,
+    MenuEntry("Open projects", "workspace:market", Audience.EXPERT,
               "Open projects you qualify for, what each pays you, invitations and your "
               "applications.", order=20),
 ]
