@@ -17,12 +17,12 @@ from accounts import access
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Project
+from tasks.web.item_display import shown_fields
 
 from .. import services
 from ..models import Review
 from ..review_queue import next_waiting, reviewable_projects, waiting_reviews
 from .answers import answer_lines
-from .qualifications import shown_fields
 from .review_forms import FixForm, VerdictForm
 
 PER_PAGE = 50
@@ -69,9 +69,10 @@ def _other_answers(annotation: Annotation, project: Project) -> list[dict]:
                                     other.effective_answer)} for other in others]
 
 
-def _decide(request: HttpRequest, annotation: Annotation, verdict: str,
-            forms: dict) -> bool:
-    """Bind the form of the verdict given and pass it to the review service."""
+def _give_verdict(request: HttpRequest, annotation: Annotation, verdict: str,
+                  forms: dict) -> bool:
+    """Bind the verdict's form (kept in ``forms`` to show its errors) and pass it to the
+    review service; whether the service took it."""
     project = annotation.project
     if verdict == Verdict.FIX:
         form = FixForm(request.POST, prefix="fix", questions=project.questions,
@@ -104,11 +105,12 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
     may_review = access.may(request.user, access.Action.REVIEW, project.organization_id)
     waiting = annotation.assignment.status == Assignment.Status.SUBMITTED
     forms: dict = {}
+    verdict_error = ""
     if request.method == "POST":
         verdict = request.POST.get("verdict", "")
         if verdict not in Verdict.values:
-            forms["error"] = "Choose accept, reject or fix."
-        elif _decide(request, annotation, verdict, forms):
+            verdict_error = "Choose accept, reject or fix."
+        elif _give_verdict(request, annotation, verdict, forms):
             following = next_waiting(project, after=annotation.pk)
             if following is None:
                 return redirect("workspace:project-review", project_id=project.pk)
@@ -121,7 +123,7 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
     context = {
         "annotation": annotation, "project": project, "item": item,
         "expert": expert_pseudonym(project.pk, annotation.expert_id),
-        "fields": shown_fields(project.fields, item.data),
+        "fields": shown_fields(project.fields, project.questions, item.data),
         "answer": answer_lines(project.questions, item.data, annotation.answer),
         "fix": (answer_lines(project.questions, item.data, annotation.final_answer)
                 if annotation.final_answer is not None else []),
@@ -131,7 +133,7 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
         "decisions": (annotation.reviews.exclude(verdict="").select_related("reviewer")
                       .order_by("decided_at", "pk")),
         "queue_size": waiting_reviews(project).count(),
-        "forms": forms,
+        "forms": forms, "verdict_error": verdict_error,
         "fix_fields": forms["fix"].item_fields(item),
     }
     # A verdict refused for the user's role answers 403, as the API does.

@@ -1,15 +1,18 @@
 """The QA lead's verdict forms: a comment for accepting or rejecting, and a fix, which is
 the answer form of the item's questions prefilled with the answer it replaces.
 
-The forms only gather input; what makes a verdict acceptable (a rejection's reason, a fix
-that answers the questions as an expert must) is decided by ``quality.services``, the same
-checks the REST API runs.
+Spans are marked in the item as ``tasks/web/work_field.html`` shows it, the partial the
+review page shares with the expert's work page. The forms only gather input; what makes a
+verdict acceptable (a rejection's reason, a fix that answers the questions as an expert
+must) is decided by ``quality.services``, the same checks the REST API runs.
 """
 
 import json
 from typing import Any
 
 from django import forms
+
+from tasks.web.item_display import ShownField
 
 from .answer_form import AttemptForm, field_name
 
@@ -54,6 +57,15 @@ class FixForm(AttemptForm):
         kwargs.setdefault("initial", initial_answer(item, questions, answer))
         super().__init__(*args, questions=questions, items=[item], **kwargs)
         self.item = item
+
+    def question_fields(self, item, question: dict) -> dict[str, forms.Field]:
+        """Spans are marked in the item's text as the work page's partial shows it."""
+        found = super().question_fields(item, question)
+        if question["kind"] == "spans":
+            text = ShownField(question["field"], "text", "").element_id + "-text"
+            for field in found.values():
+                field.widget.attrs["data-spans-for"] = text
+        return found
 
     def answer(self) -> dict[str, Any]:
         return self.answers()[str(self.item.pk)]

@@ -3,6 +3,7 @@ the other experts' answers and the gold answer, and verdicts stored as the API s
 a rejection without a reason, a bad fix and a plain member's verdict change nothing, and
 another organization's work answers 404."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from quality.models import Review
 from tasks.export import expert_pseudonym
 from tasks.models import Assignment
 from tests import factories
+from tests.web.test_work import FULL_ANSWER, every_kind_project
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +174,53 @@ def test_the_fix_form_starts_from_the_experts_answer(desk):
     form = response.context["forms"]["fix"]
     assert form[f"a-{annotation.item_id}-better"].value() == "A"
     assert form[f"a-{annotation.item_id}-rewrite"].value() == "R0"
+
+
+def test_the_fix_form_has_every_question_kind_prefilled_and_stores_the_fix(customer):
+    qa = factories.member(factories.organization_of(customer), role=Membership.Role.QA_LEAD)
+    project = every_kind_project(customer, review_rate=Decimal("1"))
+    annotation = factories.answered(factories.expert(), project, FULL_ANSWER)
+    url = f"/workspace/review/{annotation.pk}/"
+    response = signed_in(qa).get(url)
+    form, item = response.context["forms"]["fix"], annotation.item_id
+    assert [form[f"a-{item}-order-{n}"].value() for n in range(3)] == [3, 1, 2]
+    assert (form[f"a-{item}-better"].value(), form[f"a-{item}-better-strength"].value()) == (
+        "B", 3)
+    assert form[f"a-{item}-issues"].value() == ["interaction", "dosage"]
+    assert json.loads(form[f"a-{item}-entities"].value()) == FULL_ANSWER["entities"]
+    text = response.content.decode()
+    assert 'data-spans-for="field-note-text"' in text and 'id="field-note-text"' in text
+    fix = {"verdict": "safe", "issues": ["tone"], "quality": 4, "order": [0, 2, 1],
+           "better": {"choice": "A", "strength": 1}, "rewrite": "Take paracetamol.",
+           "entities": [{"start": 8, "end": 26, "label": "TRIGGER"}]}
+    response = signed_in(qa).post(url, {
+        "verdict": "fix", f"fix-a-{item}-verdict": "safe", f"fix-a-{item}-issues": ["tone"],
+        f"fix-a-{item}-quality": "4", f"fix-a-{item}-order-0": "1",
+        f"fix-a-{item}-order-1": "3", f"fix-a-{item}-order-2": "2",
+        f"fix-a-{item}-better": "A", f"fix-a-{item}-better-strength": "1",
+        f"fix-a-{item}-rewrite": "Take paracetamol.",
+        f"fix-a-{item}-entities": json.dumps(fix["entities"])})
+    assert response.status_code == 302
+    assert decided(annotation).answer == fix
+
+
+def test_a_fix_the_service_refuses_is_explained_and_changes_nothing(customer):
+    qa = factories.member(factories.organization_of(customer), role=Membership.Role.QA_LEAD)
+    project = every_kind_project(customer, review_rate=Decimal("1"))
+    annotation = factories.answered(factories.expert(), project, FULL_ANSWER)
+    item = annotation.item_id
+    response = signed_in(qa).post(f"/workspace/review/{annotation.pk}/", {
+        "verdict": "fix", f"fix-a-{item}-verdict": "safe", f"fix-a-{item}-quality": "4",
+        f"fix-a-{item}-issues": ["tone"], f"fix-a-{item}-order-0": "1", f"fix-a-{item}-order-1": "3",
+        f"fix-a-{item}-order-2": "2", f"fix-a-{item}-better": "A",
+        f"fix-a-{item}-better-strength": "1",
+        f"fix-a-{item}-entities": '[{"start": 8, "end": 999, "label": "TRIGGER"}]'})
+    assert response.status_code == 200
+    errors = response.context["forms"]["fix"].non_field_errors()
+    assert errors and all(error.startswith("entities:") for error in errors)
+    annotation.refresh_from_db()
+    assert annotation.final_answer is None
+    assert Review.objects.get(annotation=annotation).verdict == ""
 
 
 def test_a_fix_without_the_required_answer_is_refused_and_changes_nothing(desk):
