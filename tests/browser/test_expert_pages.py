@@ -7,7 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Membership
+from marketplace import services as money_services
 from quality import services as quality_services
+from tasks.models import Project
 from tests import factories
 
 REASON = "The chosen answer misses the contraindication in the prompt."
@@ -70,8 +72,12 @@ def test_an_expert_applies_to_a_project_and_sees_it_pending(page, login, screens
                                 instructions="Rank the completions by clinical accuracy; "
                                              "rewrite when none is safe.")
     expert = factories.expert()
+    private = factories.project(owner, items=1, visibility=Project.Visibility.PRIVATE)
+    money_services.invite_expert(project=private, expert=expert, by=owner,
+                                 message="Your echo reviews were the best we had.")
     login(expert)
     page.goto("/workspace/market/")
+    expect(page.locator(".market-invitations")).to_contain_text("the best we had")
     card = page.locator(f"#project-{project.pk}")
     expect(card).to_contain_text("6.40 USD")
     card.get_by_text("Apply to this project").click()
@@ -81,6 +87,11 @@ def test_an_expert_applies_to_a_project_and_sees_it_pending(page, login, screens
     expect(page.locator(".messagelist")).to_contain_text("You applied to")
     expect(page.locator(f"#project-{project.pk}")).to_contain_text("Application pending")
     expect(page.locator(".market-applications")).to_contain_text("Pending")
+
+    page.locator(".market-invitations").get_by_role("button", name="Accept").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"You joined {private.name}.")
+    expect(page.locator(f"#project-{private.pk}")).to_contain_text("You are on this project")
+    screenshot("expert-market-joined")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
