@@ -75,6 +75,8 @@ document.documentElement.classList.add("js");
     if (submit) { submit.disabled = true; }
     const extend = document.getElementById("extend-button");
     if (extend) { extend.disabled = true; }
+    const skip = document.getElementById("skip");
+    if (skip) { skip.hidden = true; }
   }
 
   // -- forms that change a part of the page (more time, comments) ------------------------
