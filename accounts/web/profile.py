@@ -24,7 +24,7 @@ def own_profile(request: HttpRequest) -> ExpertProfile:
 
 
 def profile_page(request: HttpRequest, profile: ExpertProfile, *, details=None,
-                 credential=None, claim=None, status: int = 200) -> HttpResponse:
+                 credential=None, claim=None) -> HttpResponse:
     expertise = list(profile.expertise.select_related("domain__parent"))
     claimed = {e.domain_id for e in expertise}
     editable = ProfileForm.base_fields
@@ -37,7 +37,7 @@ def profile_page(request: HttpRequest, profile: ExpertProfile, *, details=None,
         "credentials": profile.credentials.all(),
         "expertise": expertise,
         "now": timezone.now(),
-    }, title="Your profile", status=status)
+    }, title="Your profile")
 
 
 @page(Audience.EXPERT)

@@ -8,6 +8,7 @@ result. Items are loaded without their gold answers, so none can reach the page.
 
 import json
 import math
+from datetime import datetime, timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -25,7 +26,18 @@ from .answer_form import AttemptForm, entry_letter
 Status = QualificationAttempt.Status
 
 
-def test_rows(user) -> tuple[list[dict], list[dict]]:
+def next_try(test: QualificationTest, attempt: QualificationAttempt | None,
+             now: datetime) -> datetime | None:
+    """When the expert may start the test again, or None if now. An attempt whose time ran
+    out unsubmitted counts as ended at its deadline, as the service will record it."""
+    if attempt is not None and attempt.status == Status.IN_PROGRESS and attempt.expires_at <= now:
+        retry = attempt.expires_at + timedelta(seconds=test.retry_after_s)
+    else:
+        retry = services.retry_at(test, attempt)
+    return retry if retry is not None and retry > now else None
+
+
+def qualification_rows(user) -> tuple[list[dict], list[dict]]:
     """The expert's tests (their domains' first, then the others), each with its last
     attempt, the expertise in its domain and when a new attempt may start."""
     expertise = {e.domain_id: e for e in Expertise.objects.filter(expert__user=user)}
@@ -38,21 +50,18 @@ def test_rows(user) -> tuple[list[dict], list[dict]]:
         attempt = last.get(test.pk)
         running = (attempt is not None and attempt.status == Status.IN_PROGRESS
                    and attempt.expires_at > now)
-        retry = services.retry_at(test, attempt)
-        if attempt is not None and attempt.status == Status.IN_PROGRESS and not running:
-            retry = attempt.expires_at + timezone.timedelta(seconds=test.retry_after_s)
         row = {"test": test, "attempt": attempt, "running": running,
                "expertise": expertise.get(test.domain_id),
                "expired": attempt is not None and not running and attempt.status in (
                    Status.EXPIRED, Status.IN_PROGRESS),
-               "retry_at": retry if retry is not None and retry > now else None}
+               "retry_at": next_try(test, attempt, now)}
         (mine if test.domain_id in expertise else others).append(row)
     return mine, others
 
 
 @page(Audience.EXPERT)
 def qualifications(request: HttpRequest) -> HttpResponse:
-    mine, others = test_rows(request.user)
+    mine, others = qualification_rows(request.user)
     return render(request, "quality/web/qualifications.html",
                   {"mine": mine, "others": others,
                    "can_work": request.user.expert_profile.can_work},
@@ -113,10 +122,7 @@ def attempt_page(request: HttpRequest, pk: int) -> HttpResponse:
     if attempt.status == Status.PASSED:
         expertise = Expertise.objects.filter(expert__user=request.user,
                                              domain=attempt.test.domain_id).first()
-    retry = None
-    if not running and attempt.status != Status.PASSED:
-        ended = attempt.submitted_at or attempt.expires_at
-        retry = ended + timezone.timedelta(seconds=attempt.test.retry_after_s)
+    retry = None if running else next_try(attempt.test, attempt, timezone.now())
     # Rounded up, so that the page's clock never ends before the server's.
     remaining = max(0, math.ceil((attempt.expires_at - timezone.now()).total_seconds()))
     items = [{"item": item, "fields": shown_fields(attempt.test.fields, item.data),

@@ -215,3 +215,19 @@ def test_starting_twice_continues_the_running_attempt(staff, newcomer):
     assert "You have an attempt in progress" in again.text
     assert "Continue" in again.text
     assert QualificationAttempt.objects.filter(expert=newcomer).count() == 1
+
+
+def test_after_the_wait_a_failed_test_may_be_taken_again(staff, newcomer):
+    test = make_test(staff)
+    client = signed_in(newcomer)
+    client.post(f"/workspace/qualifications/{test.pk}/start/")
+    attempt = QualificationAttempt.objects.get(expert=newcomer)
+    client.post(f"/workspace/qualifications/attempts/{attempt.pk}/",
+                right_answers(attempt, wrong=3))
+    QualificationAttempt.objects.filter(pk=attempt.pk).update(
+        submitted_at=timezone.now() - timedelta(hours=2))
+    assert "You may try again now" in client.get(
+        f"/workspace/qualifications/attempts/{attempt.pk}/").text
+    assert "Try again" in client.get(LIST_URL).text
+    client.post(f"/workspace/qualifications/{test.pk}/start/")
+    assert QualificationAttempt.objects.filter(expert=newcomer).count() == 2
