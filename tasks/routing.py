@@ -225,7 +225,7 @@ def next_assignment(user, project: Project | None = None, *,
         ExpertProfile, LOCK_PROFILE_SQL.format(lock=lock), [user.pk, now, user.pk])), None))
     candidates = eligible_projects(profile, now, project.pk if project else None)
     if project is not None and not candidates:
-        fresh = Project.objects.select_related("domain").get(pk=project.pk)
+        fresh = Project.objects.select_related("domain__parent").get(pk=project.pk)
         if not listed_to(profile, fresh):
             raise ValidationError({"project": ["Unknown project."]})
         raise PermissionDenied(ineligibility_reason(profile, fresh))
