@@ -54,6 +54,9 @@ def _share(counts: dict[str, int]) -> dict[str, float]:
 
 @page(Audience.CUSTOMER)
 def project_list(request: HttpRequest) -> HttpResponse:
+    """The projects of the user's own organizations (an operator's too: the admin lists
+    every organization's), filtered by organization and status, each with its progress
+    counted for the whole page at once."""
     organizations = list(Organization.objects.visible_to(request.user).filter(
         memberships__user=request.user))
     projects = (Project.objects.visible_to(request.user)

@@ -199,6 +199,8 @@ def test_the_project_page_shows_settings_progress_and_exports(owner):
     assert "pairwise or ranking" in exports["dpo"]
     assert f"/workspace/projects/{project.pk}/export/raw.csv" in page
     assert f"/workspace/projects/{project.pk}/export/dpo.jsonl" not in page
+    for pages in ("review", "reports", "experts", "webhooks"):
+        assert f'href="/workspace/projects/{project.pk}/{pages}/"' in page
 
 
 def test_a_member_pauses_and_activates_a_project(owner, organization):
