@@ -118,12 +118,13 @@ def work(request: HttpRequest) -> HttpResponse:
     """The way in: open leases to resume, or a button that leases the next item."""
     chosen_id = _project_id(request.POST.get("project") or request.GET.get("project"))
     chosen = Project.objects.select_related("domain__parent").filter(pk=chosen_id).first()
+    profile = request.user.expert_profile
     if request.method == "POST":
-        if chosen_id and chosen is None:
+        # A project the expert may not know of is unknown, as routing says of it.
+        if chosen_id and (chosen is None or not listed_to(profile, chosen)):
             messages.error(request, "Unknown project.")
             return redirect("workspace:work")
         return lease_next(request, chosen)
-    profile = request.user.expert_profile
     try:
         check_can_work(profile)
         blocked = ""

@@ -273,6 +273,23 @@ def test_a_refused_answer_is_marked_and_keeps_what_was_typed(page, login, screen
     screenshot("work-refused")
     assert not Annotation.objects.exists()
 
+    rows = page.locator("#question-order .work-rank")
+    rows.filter(has_text=COMPLETIONS[2]).drag_to(rows.first)
+    expect(page.locator("#q-order-status")).to_contain_text("Ranked, best first: C, A, B.")
+    page.keyboard.press("k")  # back to the issues, whose checkbox then has the focus
+    page.keyboard.press("0")  # none of these
+    page.keyboard.press("k")
+    page.keyboard.press("1")  # safe
+    page.locator("#question-better").get_by_text("Tie", exact=True).click()
+    expect(page.locator("#question-better .work-strength input").first).to_be_disabled()
+    page.locator("#question-findings").get_by_text("Nothing to mark").click()
+    page.get_by_role("button", name="Submit answer").click()
+    expect(page.locator(".messagelist")).to_contain_text("Answer saved.")
+    assert Annotation.objects.get().answer == {
+        "verdict": "safe", "issues": [], "order": [2, 0, 1],
+        "better": {"choice": "tie", "strength": 1},
+        "rewrite": "A rewrite that must survive the refusal.", "findings": []}
+
 
 @pytest.mark.django_db(transaction=True)
 def test_more_time_a_comment_a_skip_and_the_countdown(page, login, screenshot, taxonomy):

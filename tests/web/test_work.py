@@ -355,13 +355,16 @@ def test_a_project_the_expert_may_not_work_on_says_why(work, customer):
     assert f"{legal.name}: {reason}" in page
     response = work["client"].post("/workspace/work/", {"project": legal.pk}, follow=True)
     assert reason in response.content.decode()
-    # A private project the expert was not let into does not exist for them.
+    # A private project the expert was not let into does not exist for them, whatever its
+    # state.
     private = every_kind_project(customer, visibility="private")
+    services.transition_project(user=customer, project=private, action="pause")
     for project_id in (private.pk, 999_999):
         page = work["client"].get(f"/workspace/work/?project={project_id}").content.decode()
         assert "Unknown project." in page and private.name not in page
         response = work["client"].post("/workspace/work/", {"project": project_id}, follow=True)
         assert "Unknown project." in response.content.decode()
+        assert private.name not in response.content.decode()
     assert not Assignment.objects.exists()
 
 
