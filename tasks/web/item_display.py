@@ -56,7 +56,7 @@ class Step:
     label: str
     content: str
     tool: str = ""
-    json: str | None = None
+    pretty: str | None = None
 
 
 @dataclass(frozen=True)

@@ -386,3 +386,39 @@ def test_a_finished_lease_shows_its_outcome_without_a_form(work):
     assert "You skipped this item" in text and "Conflict of interest" in text
     assert response.context["form"] is None
     assert 'id="answer-form"' not in text
+
+
+def test_each_field_type_is_shown_for_what_it_is(customer):
+    project = factories.project(customer, activate=False, fields=[
+        {"name": "chat", "type": "messages"},
+        {"name": "steps", "type": "trace"},
+        {"name": "scan", "type": "media", "media_type": "image"},
+        {"name": "dictation", "type": "media", "media_type": "audio"},
+        {"name": "exam", "type": "media", "media_type": "video"},
+        {"name": "vitals", "type": "json"},
+    ], questions=[{"name": "ok", "kind": "label", "options": ["yes", "no"]}])
+    factories.add_items(project, [{
+        "chat": [{"role": "system", "content": "Be careful."},
+                 {"role": "user", "content": "Dose?"},
+                 {"role": "assistant", "content": "5 mg."},
+                 {"role": "tool", "content": "{}"}],
+        "steps": [{"type": "thought", "content": "Check the INR."},
+                  {"type": "tool_call", "tool": "labs", "content": '{"test":"INR"}'},
+                  {"type": "tool_result", "content": "INR 3.4"}],
+        "scan": "https://media.example.org/scan.png",
+        "dictation": "https://media.example.org/note.mp3",
+        "exam": "https://media.example.org/exam.mp4",
+        "vitals": {"pulse": 88},
+    }])
+    expert = factories.expert()
+    lease = lease_for(expert, project)
+    text = signed_in(expert).get(f"/workspace/work/{lease.pk}/").content.decode()
+    for role in ("system", "user", "assistant", "tool"):
+        assert f'class="work-turn work-turn-{role}"' in text
+    assert 'class="work-step work-step-tool_call"' in text
+    assert '<code class="work-tool">labs</code>' in text
+    assert '{\n  &quot;test&quot;: &quot;INR&quot;\n}' in text  # tool arguments, indented
+    assert '<img class="work-image" src="https://media.example.org/scan.png"' in text
+    assert '<audio controls preload="metadata" src="https://media.example.org/note.mp3">' in text
+    assert '<video controls preload="metadata" src="https://media.example.org/exam.mp4">' in text
+    assert '{\n  &quot;pulse&quot;: 88\n}' in text
