@@ -53,7 +53,8 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the expert's own assignments read back: the item, their answer and, when a
     reviewer fixed it, the fix beside it. Another expert's assignment answers 404."""
     assignment = get_object_or_404(
-        Assignment.objects.held_by(request.user).select_related("project", "item"), pk=pk)
+        Assignment.objects.held_by(request.user).select_related("project", "item")
+        .defer("item__gold"), pk=pk)
     project, item = assignment.project, assignment.item
     record = history.record_of(assignment)
     answer = record.annotation.answer if record.annotation else None
