@@ -211,8 +211,8 @@ def test_a_fix_the_service_refuses_is_explained_and_changes_nothing(customer):
     item = annotation.item_id
     response = signed_in(qa).post(f"/workspace/review/{annotation.pk}/", {
         "verdict": "fix", f"fix-a-{item}-verdict": "safe", f"fix-a-{item}-quality": "4",
-        f"fix-a-{item}-issues": ["tone"], f"fix-a-{item}-order-0": "1", f"fix-a-{item}-order-1": "3",
-        f"fix-a-{item}-order-2": "2", f"fix-a-{item}-better": "A",
+        f"fix-a-{item}-issues": ["tone"], f"fix-a-{item}-order-0": "1",
+        f"fix-a-{item}-order-1": "3", f"fix-a-{item}-order-2": "2", f"fix-a-{item}-better": "A",
         f"fix-a-{item}-better-strength": "1",
         f"fix-a-{item}-entities": '[{"start": 8, "end": 999, "label": "TRIGGER"}]'})
     assert response.status_code == 200
