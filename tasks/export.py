@@ -110,6 +110,16 @@ def download(project: Project, view_name: str, file_format: str,
                     chunks=stream(rows, view.columns, file_format))
 
 
+def unavailable(project: Project, view_name: str) -> str:
+    """Why the view cannot be built for this project, or "" when it can. Reads no rows: a
+    view refuses when it is called, before its first row is read."""
+    try:
+        VIEWS[view_name].rows(project)
+    except ExportUnavailable as exc:
+        return str(exc)
+    return ""
+
+
 def expert_pseudonym(project_id: int, expert_id: int) -> str:
     """A short name for an expert that is stable within a project, differs between projects
     and cannot be traced back to the expert without the server's secret key."""
