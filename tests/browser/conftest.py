@@ -20,8 +20,13 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
+from playwright.sync_api import expect
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Assertions wait for the page as long as actions do: on a loaded two-core machine a page with
+# a large script (the API docs) can take longer than Playwright's five-second default.
+expect.set_options(timeout=15_000)
 
 SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR")
                       or Path(tempfile.gettempdir()) / "annomarket-screenshots")
@@ -31,7 +36,7 @@ def chromium_path() -> str:
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which(
         "chromium-browser")
     if not path:
-        pytest.fail("Browser tests need Chromium: `apt-get install chromium` (make test-browser "
+        pytest.fail("Browser tests need Chromium: `apt-get install chromium` (`make browser` "
                     "and .ci/run install it).")
     return path
 
