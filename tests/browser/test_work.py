@@ -157,6 +157,7 @@ def test_an_expert_answers_one_item_of_each_kind(page, login, screenshot, live_s
     expect(page.locator("#field-vitals pre")).to_contain_text('"pulse": 88')
     expect(page.locator("#id_q-rewrite")).to_have_value(COMPLETIONS[0])
     expect(page.locator("#lease-clock .work-clock-value")).to_have_text(re.compile(r"^\d+:\d\d"))
+    expect(page.locator("#lease-expired")).to_be_hidden()
     page.keyboard.press("2")  # verdict: unsafe, then on to the issues
     page.keyboard.press("2")  # interaction
     page.keyboard.press("1")  # dosage
