@@ -6,12 +6,12 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from marketplace.models import Payout
 from marketplace.statements import earnings
 from tasks import services as task_services
 from tests import factories
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _payout_files(settings, tmp_path):
     settings.VAR_DIR = tmp_path
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -5,30 +5,17 @@ another organization."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
-from rest_framework.test import APIClient
 
 from accounts.models import Membership
 from quality import services as quality_services
 from quality.models import QualityAction
 from tests import factories
+from tests.web.clients import api_as, signed_in
 
 pytestmark = pytest.mark.django_db
 
 FIGURES = ["expert", "annotations", "gold_answered", "gold_accuracy", "gold_accuracy_lower",
            "agreement_with_consensus", "median_seconds", "skip_rate", "access", "review_all"]
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the applications and invitations of the organization's projects."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils.html import escape
 
 from accounts.models import Membership
@@ -12,14 +11,9 @@ from marketplace import pseudonyms
 from marketplace import services as money
 from marketplace.models import Application, Deposit, ProjectInvitation
 from tests import factories
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ experts."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from accounts.models import Membership
 from quality import services as quality_services
 from tasks.models import Assignment, Item
 from tests import factories
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
 
 REASON = "The second answer cites a withdrawn guideline."
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -4,20 +4,14 @@ applying, invitations, and 404 for projects not listed to them."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from marketplace import services
 from marketplace.models import Application, ProjectInvitation
 from tasks.models import Project, ProjectExpert
 from tests import factories
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

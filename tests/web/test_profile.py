@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import Credential, Domain, Expertise, ExpertProfile
 from tests import factories
+from tests.web.clients import signed_in
 
 URL = "/workspace/profile/"
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -18,12 +19,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def details(**changes) -> dict:

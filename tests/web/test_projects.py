@@ -5,7 +5,6 @@ import json
 import random
 
 import pytest
-from django.test import Client
 from django.utils.html import escape
 
 from accounts.models import Membership
@@ -14,14 +13,9 @@ from tasks.models import Batch, Item, Project, Webhook
 from tasks.routing import next_assignment
 from tests import factories
 from tests.conftest import client_for
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def jsonl(*rows) -> bytes:

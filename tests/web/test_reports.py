@@ -3,7 +3,6 @@ asked for as the API asks, a done report drawn as the admin draws it, a computin
 reloads itself, a failed one that says why, and 404 for another organization."""
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Membership
@@ -11,14 +10,9 @@ from quality import jobs
 from quality.models import AgreementReport
 from tests import factories
 from tests.quality.test_report import scene  # noqa: F401  (fixture)
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -7,31 +7,18 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.test import Client
-from rest_framework.test import APIClient
 
 from accounts.models import Membership
 from quality.models import Review
 from tasks.export import expert_pseudonym
 from tasks.models import Assignment
 from tests import factories
+from tests.web.clients import api_as, signed_in
 from tests.web.test_work import FULL_ANSWER, every_kind_project
 
 pytestmark = pytest.mark.django_db
 
 REASON = "The second completion gives a dose the guideline withdrew."
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from tasks import services
 from tasks.models import Annotation, Assignment, Comment
 from tasks.routing import next_assignment
 from tests import factories
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +35,6 @@ QUESTIONS = [
     {"name": "entities", "kind": "spans", "field": "note", "options": ["SYMPTOM", "TRIGGER"]},
 ]
 ITEM = {"prompt": PROMPT, "completions": COMPLETIONS, "note": NOTE}
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def every_kind_project(owner, rows: int = 1, **options):

@@ -6,18 +6,13 @@ from django.contrib import messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import CharField, Form
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 
 from config.exceptions import Conflict
 from config.workspace import FAILED, Audience, audiences, perform, site
 from tests import factories
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.web.clients import signed_in
 
 
 @pytest.mark.django_db
