@@ -7,6 +7,7 @@ operators, who see the form here; owners and admins decide applications and invi
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -119,9 +120,11 @@ def applications(request: HttpRequest, organization_id: int) -> HttpResponse:
     admins decide and invite. Applicants appear as the directory shows them: no names."""
     organization = visible_organization(request, organization_id)
     may_manage = access.may(request.user, Action.MANAGE, organization.pk)
+    if request.method == "POST" and not may_manage:
+        raise PermissionDenied(access.REFUSALS[Action.MANAGE])
     form = InvitationForm(request.POST or None, organization=organization,
                           initial={"project": request.GET.get("project")})
-    if request.method == "POST" and may_manage and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         invited = perform(request, services.invite_expert, by=request.user, form=form,
                           success="The expert was invited.", **form.cleaned_data)
         if invited:

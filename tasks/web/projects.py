@@ -7,7 +7,7 @@ again, so a page never lets through what the API would refuse.
 """
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -52,7 +52,7 @@ def _share(counts: dict[str, int]) -> dict[str, float]:
             for name in ("complete", "in_progress")}
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_list(request: HttpRequest) -> HttpResponse:
     """The projects of the user's own organizations (an operator's too: the admin lists
     every organization's), filtered by organization and status, each with its progress
@@ -95,7 +95,7 @@ def _create_project(**values) -> Project:
         raise ValidationError(errors) from exc
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_new(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -128,13 +128,13 @@ def _project_page(request: HttpRequest, project: Project, *, upload: UploadForm 
     }, title=project.name)
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     return _project_page(request, visible_project(request, project_id))
 
 
 @require_POST
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_transition(request: HttpRequest, project_id: int) -> HttpResponse:
     project = visible_project(request, project_id)
     action = request.POST.get("action", "")
@@ -145,7 +145,7 @@ def project_transition(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @require_POST
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_upload(request: HttpRequest, project_id: int) -> HttpResponse:
     """Store a file of items through the same ingest as the API: all of it or none. A file
     too large for the request goes to the background and its page shows the progress."""
@@ -167,7 +167,7 @@ def project_upload(request: HttpRequest, project_id: int) -> HttpResponse:
     return redirect("workspace:batch", batch_id=batch.pk)
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(visible_batches(request.user).select_related("project"),
                               pk=batch_id)
@@ -178,7 +178,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     }, title=f"Batch {batch.pk}")
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def batch_progress(request: HttpRequest, batch_id: int) -> JsonResponse:
     """What the batch page polls while a background ingest runs."""
     batch = get_object_or_404(visible_batches(request.user), pk=batch_id)
@@ -188,7 +188,7 @@ def batch_progress(request: HttpRequest, batch_id: int) -> JsonResponse:
                          "finished": batch.status in ingest.FINISHED})
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_export(request: HttpRequest, project_id: int, view: str,
                    file_format: str) -> HttpResponse:
     """A dataset file, streamed by the same export code as the API's."""
@@ -203,13 +203,15 @@ def project_export(request: HttpRequest, project_id: int, view: str,
     return response
 
 
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def project_webhooks(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's webhooks with how their deliveries went; owners and admins add, test
     and remove them. A new webhook's signing secret is shown once, on the answer to its
     creation."""
     project = visible_project(request, project_id)
     may_manage = access.may(request.user, Action.MANAGE, project.organization_id)
+    if request.method == "POST" and not may_manage:
+        raise PermissionDenied(access.REFUSALS[Action.MANAGE])
     form = WebhookForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
@@ -237,7 +239,7 @@ def _visible_webhook(request: HttpRequest, webhook_id: int) -> Webhook:
 
 
 @require_POST
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
     webhook = _visible_webhook(request, webhook_id)
     perform(request, webhooks.delete_webhook, user=request.user, webhook=webhook,
@@ -246,7 +248,7 @@ def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
 
 
 @require_POST
-@page(Audience.CUSTOMER)
+@page(Audience.CUSTOMER, Audience.STAFF)
 def webhook_ping(request: HttpRequest, webhook_id: int) -> HttpResponse:
     webhook = _visible_webhook(request, webhook_id)
     perform(request, webhooks.send_ping, user=request.user, webhook=webhook,

@@ -7,20 +7,24 @@ operation through each surface as each kind of user and checks the answer: allow
 roles the rule names and for operators, refused (403) for the organization's other roles,
 hidden (404) for everyone outside the organization, experts included.
 
-A surface is a way in: the REST API today. Another one joins the matrix by adding its
-classifier to ``SURFACES`` (how its answers read as an :class:`Outcome`) and a performer
-under the same key to each ``Operation.perform``; operations a surface does not offer are
-left out of that surface's rows.
+A surface is a way in: the REST API and the workspace's pages. Each has a classifier in
+``SURFACES`` (how its answers read as an :class:`Outcome`) and a performer under the same key
+in each ``Operation.perform``; operations a surface does not offer (the pages write no quality
+rules and manage no members) are left out of that surface's rows.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import count
 
 import pytest
+from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 
 from accounts import access
@@ -30,6 +34,7 @@ from marketplace import pseudonyms
 from marketplace import services as market_services
 from tests import factories
 from tests.conftest import client_for
+from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
 Role = Membership.Role
@@ -144,10 +149,77 @@ def api_read_statement(scene: Scene, user) -> HttpResponse:
     return client_for(user).get(f"/api/v1/orgs/{scene.organization.pk}/statement/")
 
 
+# The workspace's pages.
+
+def web_outcome(response: HttpResponse) -> Outcome:
+    """A page hides what a user may not see (404); it refuses a role with 403, or by showing
+    the page again with the service's reason. A user who is not a customer at all is turned
+    away from the whole customer console (403) before any object is looked up, which shows
+    no more than a 404 would."""
+    user = response.wsgi_request.user
+    if response.status_code == 404:
+        return Outcome.HIDDEN
+    if response.status_code == 403:
+        return Outcome.REFUSED if access.roles(user) or user.is_staff else Outcome.HIDDEN
+    assert response.status_code in (200, 302), (response.status_code, response.content[:500])
+    errors = [m for m in get_messages(response.wsgi_request) if m.level == messages.ERROR]
+    if errors or b"errornote" in response.content or b"errorlist" in response.content:
+        return Outcome.REFUSED
+    return Outcome.ALLOWED
+
+
+def web_read_project(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).get(f"/workspace/projects/{scene.project.pk}/")
+
+
+def web_edit_project(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).post(f"/workspace/projects/{scene.project.pk}/status/",
+                                {"action": "pause"})
+
+
+def web_upload_batch(scene: Scene, user) -> HttpResponse:
+    row = {"external_id": f"new-{next(_names)}", "data": factories.preference_data(9)}
+    upload = SimpleUploadedFile("rows.jsonl", json.dumps(row).encode())
+    return signed_in(user).post(f"/workspace/projects/{scene.project.pk}/batches/",
+                                {"file": upload})
+
+
+def web_review_annotation(scene: Scene, user) -> HttpResponse:
+    annotation = factories.answered(scene.worker, scene.project)
+    return signed_in(user).post(f"/workspace/review/{annotation.pk}/", {"verdict": "accept"})
+
+
+def web_add_webhook(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).post(f"/workspace/projects/{scene.project.pk}/webhooks/",
+                                {"url": "https://hooks.example.com/done",
+                                 "events": ["item.completed"]})
+
+
+def web_invite_expert(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).post(
+        f"/workspace/organizations/{scene.organization.pk}/applications/",
+        {"project": scene.project.pk, "expert": pseudonyms.encode(scene.worker.pk)})
+
+
+def web_accept_application(scene: Scene, user) -> HttpResponse:
+    application = market_services.apply_to_project(project=scene.project, expert=scene.worker)
+    return signed_in(user).post(f"/workspace/applications/{application.pk}/decide/",
+                                {"decision": "accept"})
+
+
+def web_request_report(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).post(f"/workspace/projects/{scene.project.pk}/reports/run/")
+
+
+def web_read_statement(scene: Scene, user) -> HttpResponse:
+    return signed_in(user).get(f"/workspace/organizations/{scene.organization.pk}/funding/")
+
+
 # Each surface's way of reading its answers; the key names the surface in the matrix's rows
 # and in each operation's ``perform``.
 SURFACES: dict[str, Callable[[HttpResponse], Outcome]] = {
     "api": api_outcome,
+    "web": web_outcome,
 }
 
 
@@ -166,19 +238,27 @@ REVIEWERS = frozenset({Role.OWNER, Role.ADMIN, Role.QA_LEAD})
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 OPERATIONS = [
-    Operation("read project", Action.READ, EVERYONE, {"api": api_read_project}),
-    Operation("edit project", Action.EDIT_PROJECTS, EDITORS, {"api": api_edit_project}),
-    Operation("upload batch", Action.EDIT_PROJECTS, EDITORS, {"api": api_upload_batch}),
-    Operation("review annotation", Action.REVIEW, REVIEWERS, {"api": api_review_annotation}),
+    Operation("read project", Action.READ, EVERYONE,
+              {"api": api_read_project, "web": web_read_project}),
+    Operation("edit project", Action.EDIT_PROJECTS, EDITORS,
+              {"api": api_edit_project, "web": web_edit_project}),
+    Operation("upload batch", Action.EDIT_PROJECTS, EDITORS,
+              {"api": api_upload_batch, "web": web_upload_batch}),
+    Operation("review annotation", Action.REVIEW, REVIEWERS,
+              {"api": api_review_annotation, "web": web_review_annotation}),
     Operation("create quality rule", Action.REVIEW, REVIEWERS,
               {"api": api_create_quality_rule}),
     Operation("manage members", Action.MANAGE, MANAGERS, {"api": api_add_member}),
-    Operation("manage webhooks", Action.MANAGE, MANAGERS, {"api": api_add_webhook}),
-    Operation("invite expert", Action.MANAGE, MANAGERS, {"api": api_invite_expert}),
+    Operation("manage webhooks", Action.MANAGE, MANAGERS,
+              {"api": api_add_webhook, "web": web_add_webhook}),
+    Operation("invite expert", Action.MANAGE, MANAGERS,
+              {"api": api_invite_expert, "web": web_invite_expert}),
     Operation("accept application", Action.MANAGE, MANAGERS,
-              {"api": api_accept_application}),
-    Operation("request report", Action.READ, EVERYONE, {"api": api_request_report}),
-    Operation("read statement", Action.READ, EVERYONE, {"api": api_read_statement}),
+              {"api": api_accept_application, "web": web_accept_application}),
+    Operation("request report", Action.READ, EVERYONE,
+              {"api": api_request_report, "web": web_request_report}),
+    Operation("read statement", Action.READ, EVERYONE,
+              {"api": api_read_statement, "web": web_read_statement}),
 ]
 
 
