@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from config.exceptions import Conflict
+from config.transactions import ATTEMPTS
 from marketplace import jobs, services
 from marketplace.models import Payout, Transaction
 from marketplace.receivers import reserve_for_lease
@@ -174,7 +175,9 @@ def test_a_review_that_removes_an_expert_and_a_lease_of_their_item_both_succeed(
     finally:
         assignment_approved.disconnect(dispatch_uid="test.after_payment")
         assignment_leased.disconnect(dispatch_uid="test.before")
-    assert deadlocks_since(before) == 1
+    # At least the one they were set up to meet in; on a loaded machine the retried side may
+    # meet the survivor once more before it is through, which the retry also absorbs.
+    assert 1 <= deadlocks_since(before) < ATTEMPTS
     assert isinstance(review, Review), review
     # The lease, run again while the review still holds the item, may find nothing free.
     assert leased is None or isinstance(leased, Assignment), leased
