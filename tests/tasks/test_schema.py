@@ -500,7 +500,7 @@ GOOD_ITEM = {
         {"type": "tool_result", "content": "found", "tool": "search", "took_ms": 12},
         {"type": "answer", "content": "x"},
     ],
-    "picture": "https://cdn.example.com/a.png?size=2",
+    "picture": "https://media.example.com/a.png?size=2",
     "meta": None,
 }
 
