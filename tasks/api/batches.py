@@ -6,7 +6,6 @@ DRF never parses the upload: the view hands the raw stream (or the multipart fil
 """
 
 import io
-from pathlib import PurePath
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -26,7 +25,6 @@ from ..models import Batch, Project
 from ..serializers import RowErrorSerializer, UploadErrorsSerializer
 
 IDEMPOTENCY_KEY_MAX_LENGTH = Batch._meta.get_field("idempotency_key").max_length
-EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv"}
 
 
 class BatchSerializer(serializers.ModelSerializer):
@@ -166,7 +164,7 @@ class ProjectBatchesView(generics.ListAPIView):
             if upload is None:
                 raise exceptions.ValidationError({"file": [
                     "Attach the items as a .jsonl, .json or .csv file in the field `file`."]})
-            file_format = EXTENSIONS.get(PurePath(upload.name or "").suffix.lower())
+            file_format = ingest.format_of(upload.name)
             if file_format is None:
                 raise exceptions.ValidationError({"file": [
                     f"Name the file .jsonl, .json or .csv; got {upload.name!r}."]})
