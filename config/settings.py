@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+import config.pool
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "durable",
     "accounts",
     "tasks",
     "quality",
@@ -95,6 +98,24 @@ TEMPLATES = [
 ]
 
 
+def pool_settings() -> dict | None:
+    """psycopg's connection pool, one per process: at most ``max_size`` connections however
+    many threads serve requests, where a connection per thread once piled up until PostgreSQL
+    refused clients. A request waits up to ``timeout`` seconds for a free connection."""
+    if not env_bool("DATABASE_POOL", True):
+        return None
+    pool = {"min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10)}
+    if not 0 <= pool["min_size"] <= pool["max_size"] or pool["max_size"] < 1:
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MIN_SIZE must be between 0 and DATABASE_POOL_MAX_SIZE, "
+            "which must be at least 1.")
+    if pool["timeout"] <= 0:
+        raise ImproperlyConfigured("DATABASE_POOL_TIMEOUT must be a positive number of seconds.")
+    return pool
+
+
 def database_settings() -> dict:
     """SQLite gets WAL, a busy timeout and IMMEDIATE transactions so that concurrent writers
     queue instead of failing with "database is locked"."""
@@ -117,12 +138,20 @@ def database_settings() -> dict:
         # pooler in transaction mode that cannot keep prepared statements.
         config["OPTIONS"] = {"prepare_threshold": (
             0 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None)}
+        pool = pool_settings()
+        if pool:
+            # A pooled connection goes back to the pool when Django closes it at the end of
+            # each request, so Django must not keep it open itself.
+            config["CONN_MAX_AGE"] = 0
+            config["OPTIONS"]["pool"] = pool
     if "TEST_DATABASE_NAME" in os.environ:
         config["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
     return config
 
 
 DATABASES = {"default": database_settings()}
+# Settings are read once in every process, before it forks any other: pools become fork-safe here.
+config.pool.register()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -237,6 +266,13 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "label": "Background jobs",
 }
+# Durable jobs (durable.runner): a worker holds a job's lease while it runs and renews it every
+# third of the lease; the sweeper hands out again a job whose lease ran out.
+JOB_LEASE_S = env_int("JOB_LEASE_S", 60)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+JOB_RESEND_AFTER_S = env_int("JOB_RESEND_AFTER_S", 300)
+JOB_KEEP_DAYS = env_int("JOB_KEEP_DAYS", 30)
+
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -65,12 +65,3 @@ def send_batch(provider, batch: str) -> int:
         settled += 1
     return settled
 
-
-def ensure_schedules(**kwargs) -> None:
-    """Create the periodic jobs after migrations, once, whatever the number of runs."""
-    from django_q.models import Schedule
-
-    for func, minutes in SCHEDULES:
-        Schedule.objects.update_or_create(
-            name=func, defaults={"func": func, "schedule_type": Schedule.MINUTES,
-                                 "minutes": minutes, "repeats": -1})

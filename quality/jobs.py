@@ -45,15 +45,6 @@ def expire_attempts() -> int:
     return services.expire_attempts()
 
 
-def ensure_schedules(**kwargs) -> None:
-    """Create the periodic jobs after migrations, once, whatever the number of runs."""
-    from django_q.models import Schedule
-
-    for func, minutes in SCHEDULES:
-        Schedule.objects.update_or_create(
-            name=func, defaults={"func": func, "schedule_type": Schedule.MINUTES,
-                                 "minutes": minutes, "repeats": -1})
-
 
 def build_agreement_report(report_id: int) -> None:
     """Compute an agreement report (quality.report.build_report).
@@ -86,3 +77,13 @@ def build_agreement_report(report_id: int) -> None:
         return
     AgreementReport.objects.filter(pk=report_id).update(
         status=AgreementReport.Status.DONE, result=result, finished_at=timezone.now())
+
+
+def give_up_report(report_id: int, *, error: str) -> None:
+    """The report's job has no attempt left (durable.runner.end): the report fails with the
+    reason, for the customer to read, instead of staying pending or running."""
+    from .models import AgreementReport
+
+    AgreementReport.objects.filter(pk=report_id).exclude(
+        status=AgreementReport.Status.DONE).update(
+        status=AgreementReport.Status.FAILED, error=error, finished_at=timezone.now())

@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Avg, Count
 from django.utils import timezone
-from django_q.tasks import async_task
 from sklearn.metrics import cohen_kappa_score
 
+from durable.runner import enqueue
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Item, Project
 
@@ -74,7 +74,8 @@ ANALYSIS_THREADS = min(4, os.cpu_count() or 1)
 
 def schedule(report: AgreementReport) -> None:
     """Compute the report in the background once the current transaction commits."""
-    transaction.on_commit(lambda: async_task("quality.jobs.build_agreement_report", report.pk))
+    enqueue("quality.jobs.build_agreement_report", report.pk,
+            key=f"quality.agreement_report:{report.pk}", give_up="quality.jobs.give_up_report")
 
 
 def request_report(project: Project, user=None) -> AgreementReport:

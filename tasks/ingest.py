@@ -42,10 +42,10 @@ from typing import Any, BinaryIO, NamedTuple
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from accounts.access import Action, require
 from config.exceptions import Conflict, PayloadTooLarge
+from durable.runner import enqueue
 
 from .models import Batch, Item, Project
 from .schema import FIELD_REQUIRED, ItemValidator, parse_csv_row
@@ -768,7 +768,8 @@ def _defer(user, project: Project, spooled: Path, file_format: str, filename: st
             project=project, created_by=user, idempotency_key=idempotency_key,
             filename=filename, file_format=file_format,
             upload_path=spooled.relative_to(settings.MEDIA_ROOT).as_posix())
-        transaction.on_commit(lambda: async_task("tasks.jobs.process_batch", batch.pk))
+        enqueue("tasks.jobs.process_batch", batch.pk, key=f"tasks.process_batch:{batch.pk}",
+                give_up="tasks.jobs.give_up_batch")
     return batch
 
 
@@ -781,6 +782,18 @@ def _finish_failed(batch: Batch, errors: list[dict]) -> Batch:
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "errors", "finished_at"])
     return batch
+
+
+def fail_batch(batch_id: int, message: str) -> None:
+    """End a batch that is not done as failed, with the message as its error, and delete its
+    spooled file; a finished batch is left as it is."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().get(pk=batch_id)
+        if batch.status in FINISHED:
+            return
+        _finish_failed(batch, [row_error(0, NON_FIELD, message)])
+    if batch.upload_path:
+        (Path(settings.MEDIA_ROOT) / batch.upload_path).unlink(missing_ok=True)
 
 
 def run_batch(batch_id: int) -> Batch:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from config.exceptions import Conflict
 
-from .ingest import run_batch
+from .ingest import fail_batch, run_batch
 from .models import Assignment, Project
 from .routing import reclaim_expired
 from .services import approve_assignment
@@ -52,7 +52,8 @@ def auto_approve(limit: int = 5000) -> int:
 
 def process_batch(batch_id: int) -> None:
     """Ingest an upload too large for its request (see tasks.ingest.run_batch); a batch that
-    is already done or failed is left as it is.
+    is already done or failed is left as it is. It runs as a durable job (durable.runner):
+    if its worker dies, the ingest transaction is rolled back and the job runs again.
 
     Loads this large leave the planner's statistics describing a much smaller table, and
     routing's pick would then sort every open item of the project instead of walking its
@@ -64,11 +65,7 @@ def process_batch(batch_id: int) -> None:
             cursor.execute("ANALYZE tasks_item")
 
 
-def ensure_schedules(**kwargs) -> None:
-    """Create the periodic jobs after migrations, once, whatever the number of runs."""
-    from django_q.models import Schedule
-
-    for func, minutes in SCHEDULES:
-        Schedule.objects.update_or_create(
-            name=func, defaults={"func": func, "schedule_type": Schedule.MINUTES,
-                                 "minutes": minutes, "repeats": -1})
+def give_up_batch(batch_id: int, *, error: str) -> None:
+    """The batch's job has no attempt left (durable.runner.end): the batch fails, saying
+    so, and its spooled file goes."""
+    fail_batch(batch_id, "The upload could not be stored: " + error + " Upload it again.")

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
-from django_q.models import Schedule
 
 from accounts.models import Domain, Expertise, Membership
 from config.exceptions import Conflict
@@ -302,13 +301,6 @@ class TestJobs:
         assert jobs.evaluate_rules() == 1
         assert jobs.evaluate_rules() == 0
         assert QualityAction.objects.get().expert == expert
-
-    def test_schedules_are_created_once(self):
-        jobs.ensure_schedules()
-        jobs.ensure_schedules()
-        names = set(Schedule.objects.values_list("name", flat=True))
-        assert {"quality.jobs.evaluate_rules", "quality.jobs.expire_attempts"} <= names
-        assert Schedule.objects.filter(name="quality.jobs.evaluate_rules").count() == 1
 
 
 def test_items_counts_stay_consistent_after_removal(customer):
