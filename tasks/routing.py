@@ -215,7 +215,8 @@ def next_assignment(user, project: Project | None = None, *,
     """Lease the best available item to the expert, from one project or any they may do.
 
     Raises PermissionDenied when the expert may not work (here or at all) and Conflict when
-    they already hold as many live leases as allowed.
+    they already hold as many live leases as allowed. A project that is paused or completed
+    refuses nobody: it has nothing to hand out, so the result is empty, with the reason.
     """
     # Locking the profile queues one expert's concurrent calls, so the lease cap and the
     # "never the same item twice" pick cannot be raced past by the expert's own requests.
@@ -228,6 +229,8 @@ def next_assignment(user, project: Project | None = None, *,
         fresh = Project.objects.select_related("domain__parent").get(pk=project.pk)
         if not listed_to(profile, fresh):
             raise ValidationError({"project": ["Unknown project."]})
+        if fresh.status != Project.Status.ACTIVE:
+            return NextResult(None, {fresh.pk: ineligibility_reason(profile, fresh)})
         raise PermissionDenied(ineligibility_reason(profile, fresh))
     if profile.active_leases >= max_active_leases():
         raise Conflict(f"You hold {profile.active_leases} open assignments, the most allowed "

@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ExpertProfile
+from tasks import services as task_services
 from tasks.models import Assignment, Item, ProjectExpert
 from tasks.signals import LeaseRefused, assignment_leased
 from tests import factories
@@ -101,6 +102,14 @@ def test_ineligible_experts_get_403_with_the_reason(customer, project):
     assert response.status_code == 403
     assert "expertise" in response.json()["detail"]
     assert lawyer.post(NEXT).status_code == 204
+
+
+def test_a_paused_or_completed_project_has_nothing_to_hand_out(customer, client, project):
+    for action, status in [("pause", "paused"), ("complete", "completed")]:
+        task_services.transition_project(user=customer, project=project, action=action)
+        response = client.post(NEXT, {"project": project.pk}, format="json")
+        assert response.status_code == 204, response.content
+        assert response["X-Next-Reason"] == f"project {project.pk}: The project is {status}."
 
 
 def test_unverified_and_suspended_experts_get_403(project):
