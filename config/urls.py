@@ -13,6 +13,8 @@ api_v1 = [
     path("", include("marketplace.api.urls")),
 ]
 
+handler404 = "config.exceptions.not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/workspace/", permanent=False)),
     path("favicon.ico", RedirectView.as_view(url=static("workspace/favicon.svg"))),
