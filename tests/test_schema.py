@@ -67,3 +67,32 @@ def test_models_and_migrations_agree():
     except SystemExit as exit_:
         pytest.fail(f"makemigrations --check found missing migrations:\n{out.getvalue()}"
                     f" (exit {exit_.code})")
+
+
+def test_every_operation_documents_the_errors_its_view_can_answer(api):
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    submit = paths["/api/v1/assignments/{id}/submit/"]["post"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "413", "415"} == set(submit)
+    assert submit["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationError"}
+    assert submit["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
+    assert set(paths["/api/v1/me/"]["get"]["responses"]) == {"200", "401"}
+    assert set(paths["/api/v1/auth/token/"]["post"]["responses"]) == {
+        "200", "400", "413", "415", "429"}
+    listed = paths["/api/v1/marketplace/projects/"]["get"]["responses"]
+    assert set(listed) == {"200", "401", "403", "404"}
+    assert listed["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginatedListedProjectList"}
+    upload = paths["/api/v1/projects/{project_pk}/batches/"]["post"]["responses"]["400"]
+    assert upload["content"]["application/json"]["schema"] == {"anyOf": [
+        {"$ref": "#/components/schemas/UploadErrors"},
+        {"$ref": "#/components/schemas/ValidationError"}]}
+
+
+def test_fields_are_nullable_or_optional_as_answers_give_them(api):
+    schemas = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert schemas["Domain"]["properties"]["parent"]["nullable"] is True
+    assert schemas["StatementLine"]["properties"]["project_name"]["nullable"] is True
+    assert set(schemas["Report"]["required"]) == {
+        "id", "project", "status", "error", "created_at", "started_at", "finished_at"}

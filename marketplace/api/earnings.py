@@ -6,7 +6,12 @@ import json
 from django.db import transaction
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -31,6 +36,7 @@ CURRENCY = OpenApiParameter("currency", str, description="ISO 4217 code; default
 
 
 NOT_AN_EXPERT = "Only experts have earnings and payouts."
+EXPERTS_ONLY = extend_schema(responses={403: OpenApiResponse(description=NOT_AN_EXPERT)})
 
 
 class EarningsView(generics.GenericAPIView):
@@ -63,6 +69,7 @@ class EarningsView(generics.GenericAPIView):
         return Response(s.EarningsSerializer(earnings).data)
 
 
+@extend_schema_view(list=EXPERTS_ONLY, retrieve=EXPERTS_ONLY)
 class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your payouts, newest first: requested -> processing -> paid | failed."""
 

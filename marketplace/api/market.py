@@ -4,7 +4,12 @@ which is what lets them pull its work."""
 
 from collections.abc import Sequence
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -23,9 +28,12 @@ ANSWERED = OpenApiResponse(description="Already answered.")
 
 
 NOT_AN_EXPERT = "Only experts browse and apply to projects."
+EXPERTS_ONLY = extend_schema(responses={403: OpenApiResponse(description=NOT_AN_EXPERT)})
 
 
 @extend_schema(parameters=[s.DirectoryQuerySerializer])
+@extend_schema_view(list=extend_schema(responses={403: OpenApiResponse(
+    description="The directory is for customers.")}))
 class ExpertDirectoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Verified experts as customers may see them: degree, field, domains with their
     qualification and trust, languages, weekly hours and verified credentials, under a
@@ -50,6 +58,7 @@ class ExpertDirectoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return discovery.directory(**filters)
 
 
+@extend_schema_view(list=EXPERTS_ONLY, retrieve=EXPERTS_ONLY)
 class ListedProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                            viewsets.GenericViewSet):
     """Active projects you qualify for: public ones, and private ones you are invited to,
@@ -81,6 +90,7 @@ class ListedProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(list=EXPERTS_ONLY)
 class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Projects that invited you; accept to work on them."""
 
@@ -112,6 +122,7 @@ class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return self._respond(False)
 
 
+@extend_schema_view(list=EXPERTS_ONLY)
 class MyApplicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MyApplicationSerializer
     filterset_fields = ["status"]

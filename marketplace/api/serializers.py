@@ -82,7 +82,8 @@ class StatementLineSerializer(serializers.ModelSerializer):
     """One transaction that touched the organization's funds. `available` and `reserved`
     are what it did to them (signed); `to_expert` and `fee` where spent money went."""
 
-    project_name = serializers.CharField(source="project.name", default=None, read_only=True)
+    project_name = serializers.CharField(source="project.name", default=None, read_only=True,
+                                         allow_null=True)
     currency = serializers.SerializerMethodField()
     available = Money()
     reserved = Money()

@@ -141,6 +141,8 @@ class ReportSerializer(ReportSummarySerializer):
                   "questions", "pairwise_kappa", "experts", "confusion", "disputed_items",
                   "judges"]
         read_only_fields = fields
+        # Until the report is done it has no figures, and the answer leaves them out.
+        optional_fields = fields[len(ReportSummarySerializer.Meta.fields):]
 
 
 class ReportAcceptedSerializer(serializers.ModelSerializer):
