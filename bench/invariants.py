@@ -81,7 +81,9 @@ def violations(conninfo: str, *, excluded_batches: list[int]) -> dict[str, dict]
 
 def batch_outcome(conninfo: str, batch_id: int, rows: int, var_dir: Path) -> dict:
     """How a large upload ended: its status, its counts, the items that carry it, whether
-    its spool file is gone, and the durable job behind it where that table exists."""
+    its spool file is gone, and the durable job behind it where that table exists. It ended
+    well when it is done with exactly its rows, its spool file is gone and its one job is
+    done."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         status, counted, created, existing, upload_path, finished = conn.execute(
             "SELECT status, rows, created, existing, upload_path, finished_at "
@@ -93,11 +95,13 @@ def batch_outcome(conninfo: str, batch_id: int, rows: int, var_dir: Path) -> dic
             jobs = [dict(zip(("key", "status", "attempts", "failures"), row, strict=True))
                     for row in conn.execute(
                         "SELECT key, status, attempts, failures FROM durable_job "
-                        "WHERE func LIKE %s AND args::text LIKE %s ORDER BY id",
-                        ["%batch%", f"%{batch_id}%"]).fetchall()]
+                        "WHERE key = %s ORDER BY id",
+                        [f"tasks.process_batch:{batch_id}"]).fetchall()]
     spool = upload_path and (Path(upload_path) if Path(upload_path).is_absolute()
                              else var_dir / "media" / upload_path)
     return {"status": status, "uploaded_rows": rows, "rows": counted, "created": created,
             "existing": existing, "items": items, "finished": finished is not None,
             "spool_left": bool(spool and spool.exists()), "jobs": jobs,
-            "ok": (status, created, items, existing) == ("done", rows, rows, 0)}
+            "ok": ((status, created, items, existing) == ("done", rows, rows, 0)
+                   and not (spool and spool.exists())
+                   and (jobs is None or [job["status"] for job in jobs] == ["done"]))}

@@ -264,13 +264,18 @@ class Faults:
 
 
 def _wait_for_batch(dsn: str, batch_id: int) -> float:
-    """Seconds until the batch ended, or until BATCH_WAIT_S ran out."""
+    """Seconds until the batch and the durable job behind it (where there is that table)
+    ended, or until BATCH_WAIT_S ran out."""
     started = time.monotonic()
     with psycopg.connect(dsn, autocommit=True) as conn:
+        durable = conn.execute("SELECT to_regclass('durable_job')").fetchone()[0]
         while time.monotonic() - started < BATCH_WAIT_S:
             status = conn.execute("SELECT status FROM tasks_batch WHERE id = %s",
                                   [batch_id]).fetchone()[0]
-            if status in ("done", "failed"):
+            running = durable and conn.execute(
+                "SELECT count(*) FROM durable_job WHERE key = %s AND status IN "
+                "('queued', 'running')", [f"tasks.process_batch:{batch_id}"]).fetchone()[0]
+            if status in ("done", "failed") and not running:
                 break
             time.sleep(1)
     return time.monotonic() - started
@@ -292,6 +297,7 @@ class Outcome:
     batch_wait_s: float
     broken: dict[str, dict]
     tracebacks: list[str]
+    load_average: list[float]
 
 
 def run() -> list[dict]:
@@ -309,6 +315,7 @@ def run() -> list[dict]:
         loaded, loaded_s = clients.run(_target(servers, seed, "load"), users, SECONDS,
                                        processes=CLIENT_PROCESSES)
         server_cpu_s = servers.server_cpu_seconds() - cpu_before
+        load_average = [round(value, 2) for value in os.getloadavg()]
         faults = Faults(servers, seed, dsn)
         faulted, faulted_s = clients.run(_target(servers, seed, "fault"), users, SECONDS,
                                          processes=CLIENT_PROCESSES, during=faults)
@@ -320,7 +327,7 @@ def run() -> list[dict]:
         tracebacks = servers.tracebacks()
     broken = invariants.violations(dsn, excluded_batches=[faults.batch_id or 0])
     outcome = Outcome(alone, alone_s, loaded, loaded_s, server_cpu_s, faulted, faulted_s,
-                      faults, batch, waited, broken, tracebacks)
+                      faults, batch, waited, broken, tracebacks, load_average)
     _report(outcome)
     return _results(outcome)
 
@@ -355,7 +362,7 @@ def _results(outcome: Outcome) -> list[dict]:
                clients=EXPERTS + CUSTOMERS, seconds=SECONDS, requests=len(loaded.calls),
                client_cpu_cores=round(loaded.cpu_s / outcome.loaded_s, 2),
                server_cpu_cores=round(outcome.server_cpu_s / outcome.loaded_s, 2),
-               notes=dict(loaded.notes), logs=str(LOGS)),
+               notes=dict(loaded.notes), load_average=outcome.load_average, logs=str(LOGS)),
         result("load_p50", p50, "ms", baseline=alone_p50, target=None),
         result("load_p99", p99, "ms", baseline=alone_p99, target=None, routes={
             route: {**figures, "alone_p50_ms": alone_routes.get(route, {}).get("p50_ms"),

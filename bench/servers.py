@@ -183,8 +183,9 @@ def serving(dbname: str, *, var_dir: Path, logs: Path, redis_db: int, web_worker
     """gunicorn and a qcluster on ``dbname``; Redis database ``redis_db`` is emptied first,
     so that no job of an earlier run is waiting on the queue."""
     redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+    broker = redis.Redis.from_url(redis_url)
     try:
-        redis.Redis.from_url(redis_url).flushdb()
+        broker.flushdb()
     except redis.RedisError as exc:
         raise BenchError(f"The load benchmark needs Redis at {redis_url}: {exc}") from exc
     logs.mkdir(parents=True, exist_ok=True)
@@ -209,3 +210,4 @@ def serving(dbname: str, *, var_dir: Path, logs: Path, redis_db: int, web_worker
         finally:
             _stop(web)
             _stop(jobs)
+            broker.flushdb()
