@@ -136,7 +136,8 @@ def database_settings() -> dict:
         # Only config.rawsql.statement_cursor asks psycopg to prepare statements; Django's
         # own cursors bind on the client and never do. None turns preparing off, for a
         # pooler in transaction mode that cannot keep prepared statements.
-        config["OPTIONS"] = {"prepare_threshold": (
+        # Options in the URL's query (sslmode, application_name) are kept.
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": (
             0 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None)}
         pool = pool_settings()
         if pool:

@@ -120,4 +120,63 @@ def test_postgresql_prepares_statements_unless_a_pooler_forbids_it(monkeypatch, 
 
     monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
     monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", flag)
-    assert database_settings()["OPTIONS"] == {"prepare_threshold": threshold}
+    assert database_settings()["OPTIONS"]["prepare_threshold"] == threshold
+
+
+def test_options_in_the_database_url_are_kept(monkeypatch):
+    from config.settings import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal/annomarket"
+                                       "?sslmode=require&application_name=web")
+    options = database_settings()["OPTIONS"]
+    assert options["sslmode"] == "require"
+    assert options["application_name"] == "web"
+
+
+def test_postgresql_connections_are_pooled_by_default(monkeypatch):
+    from config.settings import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
+    monkeypatch.setenv("CONN_MAX_AGE", "60")
+    config = database_settings()
+    assert config["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10}
+    assert config["CONN_MAX_AGE"] == 0
+    assert config["OPTIONS"]["prepare_threshold"] == 0
+
+
+def test_the_pool_is_sized_from_the_environment(monkeypatch):
+    from config.settings import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
+    monkeypatch.setenv("DATABASE_POOL_MIN_SIZE", "0")
+    monkeypatch.setenv("DATABASE_POOL_MAX_SIZE", "4")
+    monkeypatch.setenv("DATABASE_POOL_TIMEOUT", "3")
+    assert database_settings()["OPTIONS"]["pool"] == {"min_size": 0, "max_size": 4,
+                                                      "timeout": 3}
+
+
+def test_without_the_pool_connections_are_persistent(monkeypatch):
+    from config.settings import database_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
+    monkeypatch.setenv("DATABASE_POOL", "0")
+    monkeypatch.setenv("CONN_MAX_AGE", "60")
+    config = database_settings()
+    assert "pool" not in config["OPTIONS"]
+    assert config["CONN_MAX_AGE"] == 60
+
+
+def test_sqlite_is_never_pooled(defaults):
+    assert "pool" not in defaults["options"]
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DATABASE_POOL_MIN_SIZE", "30"), ("DATABASE_POOL_MAX_SIZE", "0"),
+    ("DATABASE_POOL_MIN_SIZE", "-1"), ("DATABASE_POOL_TIMEOUT", "0"),
+])
+def test_an_impossible_pool_refuses_to_start(tmp_path, variable, value):
+    result = manage(tmp_path, "check", SECRET_KEY="x", **{variable: value},
+                    DATABASE_URL="postgres://annomarket@db.internal:5432/annomarket")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DATABASE_POOL_" in result.stderr
