@@ -126,7 +126,9 @@ def _request_payout(session: Session) -> None:
 def expert(session: Session, target: Target, rng: random.Random, deadline: float) -> None:
     """Pull, answer, and now and then read the history and earnings and withdraw."""
     _finish_open_leases(session, rng)
+    rounds = 0
     while time.time() < deadline:
+        rounds += 1
         status, leased = session.request("POST", "/api/v1/assignments/next/",
                                          "/api/v1/assignments/next/",
                                          {"project": target.project})
@@ -140,10 +142,10 @@ def expert(session: Session, target: Target, rng: random.Random, deadline: float
         else:
             session.note(f"next {status}")
             time.sleep(0.5)
-        if rng.random() < 0.05:
+        if rounds % 20 == 0:
             session.request("GET", "/api/v1/assignments/",
                             "/api/v1/assignments/?status=submitted")
-        if rng.random() < 0.05:
+        if rounds % 20 == 10:
             status, earnings = session.request("GET", "/api/v1/me/earnings/",
                                                "/api/v1/me/earnings/")
             if status == 200 and Decimal(earnings["balance"]) >= 1:

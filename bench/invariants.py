@@ -65,6 +65,8 @@ CHECKS = {
         WHERE b.id <> ALL(%(excluded)s)
         GROUP BY b.id, b.status, b.rows, b.created
         HAVING b.status <> 'done' OR b.created <> count(i.id)""",
+    "agreement report not done": """
+        SELECT id, status FROM quality_agreementreport WHERE status <> 'done'""",
 }
 
 
