@@ -68,8 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Health and readiness answer before the host check and the HTTPS redirect.
+    # Health, readiness and metrics answer before the host check and the HTTPS redirect.
     "config.probes.ProbeMiddleware",
+    "config.metrics.RequestMetricsBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.metrics.RequestMetricsAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -289,6 +291,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# /metrics answers only requests that send this as a bearer token; unset, it is off.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

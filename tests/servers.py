@@ -1,5 +1,6 @@
 """The service run as it runs in production, in processes of its own, against the test
-database: gunicorn (with ``config/gunicorn.py``) or the development server."""
+database: gunicorn (with ``config/gunicorn.py``) or the development server; and what it
+answers, read."""
 
 import json
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 # A closed port on this machine: connecting to it is refused at once.
@@ -38,6 +40,12 @@ def get(url: str, headers: dict | None = None, timeout: float = 30) -> Answer:
             return Answer(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, dict(error.headers), error.read())
+
+
+def samples(scrape: str) -> dict[tuple, float]:
+    """Every sample of a Prometheus scrape, by name and sorted labels."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(scrape) for sample in family.samples}
 
 
 def free_port() -> int:

@@ -37,7 +37,7 @@ def test_other_paths_keep_the_host_check_and_the_https_redirect(client, settings
     assert response["Location"] == "https://api.example.com/api/v1/me/"
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
 def test_probes_answer_only_reads(client, path):
     response = client.post(path)
     assert response.status_code == 405
