@@ -108,7 +108,7 @@ def pool_settings() -> dict | None:
     refused clients. A request waits up to ``timeout`` seconds for a free connection."""
     if not env_bool("DATABASE_POOL", True):
         return None
-    pool = {"min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+    pool = {"min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
             "timeout": env_int("DATABASE_POOL_TIMEOUT", 10)}
     if not 0 <= pool["min_size"] <= pool["max_size"] or pool["max_size"] < 1:

@@ -139,7 +139,7 @@ def test_postgresql_connections_are_pooled_by_default(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://annomarket@db.internal:5432/annomarket")
     monkeypatch.setenv("CONN_MAX_AGE", "60")
     config = database_settings()
-    assert config["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10}
+    assert config["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 20, "timeout": 10}
     assert config["CONN_MAX_AGE"] == 0
     assert config["OPTIONS"]["prepare_threshold"] == 0
 
