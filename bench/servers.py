@@ -139,19 +139,22 @@ def environment(dbname: str, var_dir: Path, redis_url: str, **extra: str) -> dic
     return env
 
 
-def _wait_for_http(port: int, web: subprocess.Popen, timeout_s: float = 60) -> None:
+def _wait_for_ready(port: int, web: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Until ``/readyz`` answers 200: gunicorn serves, and reaches the database, the broker
+    and the cache."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if web.poll() is not None:
             raise BenchError("gunicorn exited at start; see its log")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                if conn.recv(12).startswith(b"HTTP/"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if conn.recv(12).split()[1:2] == [b"200"]:
                     return
-        except OSError:
-            time.sleep(0.2)
-    raise BenchError(f"gunicorn did not answer on port {port} within {timeout_s:.0f} s")
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"gunicorn did not answer /readyz on port {port} within {timeout_s:.0f} s")
 
 
 def _wait_for_cluster(servers: Servers, workers: int, timeout_s: float = 60) -> None:
@@ -204,7 +207,7 @@ def serving(dbname: str, *, var_dir: Path, logs: Path, redis_db: int, web_worker
                                 cwd=settings.BASE_DIR)
         servers = Servers(port=port, web=web, jobs=jobs, logs=logs, var_dir=var_dir)
         try:
-            _wait_for_http(port, web)
+            _wait_for_ready(port, web)
             _wait_for_cluster(servers, job_workers)
             yield servers
         finally:
