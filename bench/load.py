@@ -263,6 +263,17 @@ class Faults:
         return kill["at"], kill["at"] + kill["replaced_after_s"] + RECOVERY_MARGIN_S
 
 
+def _database_cpu(dsn: str, dbname: str, since: dict[int, float]) -> dict[int, float]:
+    """CPU seconds each PostgreSQL backend serving ``dbname`` used, less what it had used
+    at ``since``: with the web and job processes, the whole service's share of the
+    machine, which is shared."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [dbname]).fetchall()]
+    return {pid: cpu_seconds(pid) - since.get(pid, 0.0) for pid in pids}
+
+
 def _wait_for_batch(dsn: str, batch_id: int) -> float:
     """Seconds until the batch and the durable job behind it (where there is that table)
     ended, or until BATCH_WAIT_S ran out."""
@@ -290,6 +301,7 @@ class Outcome:
     loaded: clients.Tally
     loaded_s: float
     server_cpu_s: float
+    database_cpu_s: float
     faulted: clients.Tally
     faulted_s: float
     faults: Faults
@@ -311,10 +323,11 @@ def run() -> list[dict]:
                     web_workers=WEB_WORKERS, job_workers=JOB_WORKERS,
                     BATCH_SYNC_ROW_LIMIT=str(SYNC_ROW_LIMIT)) as servers:
         alone, alone_s = _baseline(servers, seed)
-        cpu_before = servers.server_cpu_seconds()
+        cpu_before = servers.server_cpu_seconds(), _database_cpu(dsn, dbname, {})
         loaded, loaded_s = clients.run(_target(servers, seed, "load"), users, SECONDS,
                                        processes=CLIENT_PROCESSES)
-        server_cpu_s = servers.server_cpu_seconds() - cpu_before
+        server_cpu_s = servers.server_cpu_seconds() - cpu_before[0]
+        database_cpu_s = sum(_database_cpu(dsn, dbname, cpu_before[1]).values())
         load_average = [round(value, 2) for value in os.getloadavg()]
         faults = Faults(servers, seed, dsn)
         faulted, faulted_s = clients.run(_target(servers, seed, "fault"), users, SECONDS,
@@ -326,8 +339,9 @@ def run() -> list[dict]:
                                              Path(var_dir))
         tracebacks = servers.tracebacks()
     broken = invariants.violations(dsn, excluded_batches=[faults.batch_id or 0])
-    outcome = Outcome(alone, alone_s, loaded, loaded_s, server_cpu_s, faulted, faulted_s,
-                      faults, batch, waited, broken, tracebacks, load_average)
+    outcome = Outcome(alone, alone_s, loaded, loaded_s, server_cpu_s, database_cpu_s,
+                      faulted, faulted_s, faults, batch, waited, broken, tracebacks,
+                      load_average)
     _report(outcome)
     return _results(outcome)
 
@@ -362,6 +376,8 @@ def _results(outcome: Outcome) -> list[dict]:
                clients=EXPERTS + CUSTOMERS, seconds=SECONDS, requests=len(loaded.calls),
                client_cpu_cores=round(loaded.cpu_s / outcome.loaded_s, 2),
                server_cpu_cores=round(outcome.server_cpu_s / outcome.loaded_s, 2),
+               database_cpu_cores=round(outcome.database_cpu_s / outcome.loaded_s, 2),
+               machine_cores=os.cpu_count(),
                notes=dict(loaded.notes), load_average=outcome.load_average, logs=str(LOGS)),
         result("load_p50", p50, "ms", baseline=alone_p50, target=None),
         result("load_p99", p99, "ms", baseline=alone_p99, target=None, routes={
