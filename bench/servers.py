@@ -1,4 +1,5 @@
-"""The service as production runs it, in processes of its own: gunicorn and a qcluster.
+"""The service as production runs it, in processes of its own: gunicorn (with the project's
+``config/gunicorn.py``) and a qcluster.
 
 Both are started with the environment a production host would give them (``DEBUG`` off, a
 secret key, allowed hosts, Redis as the broker) against the benchmark's database, and both
@@ -198,10 +199,11 @@ def serving(dbname: str, *, var_dir: Path, logs: Path, redis_db: int, web_worker
     with (logs / "gunicorn.log").open("w") as web_log, \
             (logs / "qcluster.log").open("w") as jobs_log:
         web = subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(web_workers), "--backlog", "2048", "--timeout", "120",
+            [str(bin_dir / "gunicorn"), "--config", "config/gunicorn.py",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers),
              "--no-control-socket"],
-            env=env, stdout=web_log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+            env={**env, "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "metrics")},
+            stdout=web_log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
         jobs = subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env,
                                 stdout=jobs_log, stderr=subprocess.STDOUT,
                                 cwd=settings.BASE_DIR)
