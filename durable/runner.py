@@ -75,7 +75,7 @@ def run(job_id: int) -> str | None:
         return _record_failure(job, exc, time.monotonic() - started)
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
         status=Job.Status.DONE, finished_at=timezone.now(), lease_until=None,
-        duration_s=time.monotonic() - started, error="")
+        duration_s=time.monotonic() - started)
     return Job.Status.DONE
 
 

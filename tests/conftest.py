@@ -41,6 +41,24 @@ def _postgres_only(request):
         pytest.skip(message)
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """An empty Redis database for tests that run real workers on the Redis broker
+    (``TEST_REDIS_URL``, database 15 of the local server by default). Like PostgreSQL, it
+    skips on a laptop without Redis but fails in CI."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as exc:
+        message = f"needs Redis at {url}: {exc}"
+        if os.environ.get("REQUIRE_POSTGRES") or os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
 @pytest.fixture(autouse=True)
 def _plain_http(settings):
     """The suite runs with production settings, minus the HTTPS redirect and slow hashing."""
