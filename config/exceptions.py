@@ -5,14 +5,14 @@ domain errors below for requests that clash with an object's state. The handler 
 into DRF's usual shapes so that every client sees one error format.
 """
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class Conflict(Exception):
@@ -25,11 +25,23 @@ class Conflict(Exception):
 
 
 class PayloadTooLarge(Exception):
-    """An upload exceeds a configured size or row limit (HTTP 413)."""
+    """An upload exceeds a configured size or row limit (HTTP 413); ``limit`` is the size
+    in bytes, when a size was exceeded."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, limit: int | None = None):
         super().__init__(message)
         self.message = message
+        self.limit = limit
+
+
+def body_too_large_message(limit: int) -> str:
+    return (f"The request body is larger than {limit:,} bytes, the limit "
+            "(DATA_UPLOAD_MAX_MEMORY_SIZE).")
+
+
+def too_large_response(message: str, limit: int | None) -> Response:
+    body = {"detail": message} if limit is None else {"detail": message, "limit": limit}
+    return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
 def validation_detail(error: DjangoValidationError) -> dict | list:
@@ -50,8 +62,13 @@ def exception_handler(exc, context):
         return Response({"detail": exc.message, "code": exc.code},
                         status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, PayloadTooLarge):
-        return Response({"detail": exc.message},
-                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return too_large_response(exc.message, exc.limit)
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return too_large_response(body_too_large_message(limit), limit)
+    # DRF's views read the parser classes, which raise PayloadTooLarge, on import.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     return drf_exception_handler(exc, context)
 
 

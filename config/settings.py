@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "config.probes.ProbeMiddleware",
     "config.metrics.RequestMetricsBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RefuseUnstorableInput",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -213,6 +214,15 @@ REST_FRAMEWORK = {
         "signup": os.environ.get("THROTTLE_SIGNUP", "20/hour"),
     },
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "config.parsers.FormParser",
+        "config.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "config.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -320,6 +330,8 @@ MAX_ACTIVE_LEASES = env_int("MAX_ACTIVE_LEASES", 5)
 BATCH_SYNC_ROW_LIMIT = env_int("BATCH_SYNC_ROW_LIMIT", 10_000)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 1024 * 1024 * 1024)
+# Arrays and objects nested deeper than this in a request body or an uploaded row are refused.
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)

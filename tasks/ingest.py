@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import re
 import struct
@@ -44,6 +43,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from accounts.access import Action, require
+from config import jsonvalues
 from config.exceptions import Conflict, PayloadTooLarge
 from durable.runner import enqueue
 
@@ -114,23 +114,8 @@ def row_error(row: int, field: str, message: str) -> dict:
 # -- readers ------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is too large a number")
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+_DECODER = jsonvalues.DECODER
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-# JSON escapes of what PostgreSQL cannot store (NUL, surrogates); only rows whose source has
-# one are searched value by value.
-_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_SUSPECT_BYTES = re.compile(_SUSPECT.pattern.encode())
 
 
 def _json_problem(exc: Exception) -> str:
@@ -139,46 +124,35 @@ def _json_problem(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "Is not UTF-8 text."
     if isinstance(exc, RecursionError):
-        return "Is not valid JSON: nested too deeply."
+        return jsonvalues.depth_message(jsonvalues.max_depth())
     return f"Is not valid JSON: {exc}."
 
 
-def _unstorable(value: Any) -> str | None:
-    """Why a parsed value cannot be stored, or None. PostgreSQL refuses NUL characters and
-    unpaired surrogates in text and JSON, which JSON escapes (\\u0000, \\ud800) let through,
-    and JSON has no infinity for a CSV cell's 1e999 to become."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "Contains a NUL character (\\u0000), which cannot be stored."
-        if not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                return "Contains an unpaired surrogate (\\ud800-\\udfff), which is not text."
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return "Holds a number too large to store."
-    if isinstance(value, dict):
-        return next((problem for key, item in value.items()
-                     if (problem := _unstorable(key) or _unstorable(item))), None)
-    if isinstance(value, list):
-        return next((problem for item in value if (problem := _unstorable(item))), None)
-    return None
+def _unstorable(value: Any, level: int) -> str | None:
+    """Why a parsed value, held in ``level`` arrays and objects, cannot be stored
+    (``config.jsonvalues``: a NUL, an unpaired surrogate, an infinite number, nesting too
+    deep), or None."""
+    found = jsonvalues.problem(value, jsonvalues.max_depth(), level)
+    return None if found is None else found[1]
 
 
 def _storable(value: Any) -> Any:
-    """Return the row value, or an Unreadable naming the part of it that cannot be stored."""
+    """Return the row value, or an Unreadable naming the part of it that cannot be stored.
+    The row itself is the first level of nesting, its data and gold the second."""
     if not isinstance(value, dict):
-        return value
+        problem = _unstorable(value, 0)
+        return value if problem is None else Unreadable([(NON_FIELD, problem)])
     errors = []
     for key, part in value.items():
-        if key == "data" and isinstance(part, dict):
+        if problem := jsonvalues.text_problem(key):
+            errors.append((NON_FIELD, problem))
+        elif key == "data" and isinstance(part, dict):
             errors += [(str(name), problem) for name, item in part.items()
-                       if (problem := _unstorable(item))]
+                       if (problem := _unstorable(name, 0) or _unstorable(item, 2))]
         elif key == "gold" and isinstance(part, dict):
             errors += [(f"gold.{name}", problem) for name, item in part.items()
-                       if (problem := _unstorable(item))]
-        elif problem := _unstorable(part):
+                       if (problem := _unstorable(name, 0) or _unstorable(item, 2))]
+        elif problem := _unstorable(part, 1):
             errors.append((str(key), problem))
     return Unreadable(errors) if errors else value
 
@@ -254,7 +228,8 @@ def read_jsonl(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
         except (ValueError, RecursionError) as exc:
             yield number, Unreadable([(NON_FIELD, _json_problem(exc))]), None
             continue
-        yield number, _storable(value) if _SUSPECT_BYTES.search(line) else value, source
+        suspect = jsonvalues.needs_walk(line, jsonvalues.max_depth())
+        yield number, _storable(value) if suspect else value, source
 
 
 def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
@@ -264,6 +239,12 @@ def read_json_array(stream: BinaryIO) -> Iterator[tuple[int, Any, dict | None]]:
         yield from _array_elements(text)
     finally:
         text.detach()
+
+
+def _cut_short(exc: Exception, text: str) -> bool:
+    """Whether decoding failed for want of more text, not on a syntax error."""
+    return isinstance(exc, json.JSONDecodeError) and (
+        exc.msg.startswith("Unterminated string") or exc.pos >= len(text))
 
 
 def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, dict | None]]:
@@ -305,12 +286,16 @@ def _array_elements(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, dict | N
                 except (ValueError, RecursionError) as exc:
                     if len(buffer) - pos < MAX_ELEMENT_CHARS and more():
                         continue
+                    if _cut_short(exc, buffer) and more():
+                        raise MalformedUpload(number, NON_FIELD, (
+                            f"Item {number} is larger than {MAX_ELEMENT_CHARS:,} characters, "
+                            "the most one item may hold.")) from exc
                     raise MalformedUpload(number, NON_FIELD, _json_problem(exc)) from exc
                 # A number at the very end of the buffer may continue in the next block.
                 if end < len(buffer) or not more():
                     break
             start, pos = pos, end
-            if _SUSPECT.search(buffer, start, end):
+            if jsonvalues.needs_walk(buffer[start:end], jsonvalues.max_depth()):
                 value = _storable(value)
             yield number, value, source
             separator = peek()
@@ -667,7 +652,7 @@ class _MeteredUpload(io.RawIOBase):
         data = self._source.read(len(buffer))
         self.size += len(data)
         if self.size > self._limit:
-            raise PayloadTooLarge(too_large_message(self._limit))
+            raise PayloadTooLarge(too_large_message(self._limit), limit=self._limit)
         self._spool.write(data)
         buffer[:len(data)] = data
         return len(data)

@@ -12,7 +12,6 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
@@ -20,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.access import Action, require
 from accounts.models import Organization
 from config.negotiation import ErrorsAsJSON
+from config.renderers import JSONRenderer
 from tasks.models import Project
 
 from .. import csvfiles, services, statements

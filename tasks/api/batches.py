@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.access import Action, require
 from config.exceptions import PayloadTooLarge
+from config.headers import idempotency_key
 
 from .. import ingest
 from ..models import Batch, Project
@@ -137,11 +138,9 @@ class ProjectBatchesView(generics.ListAPIView):
         require(request.user, Action.EDIT_PROJECTS, project.organization_id)
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.BATCH_MAX_BYTES:
-            raise PayloadTooLarge(ingest.too_large_message(settings.BATCH_MAX_BYTES))
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-            raise exceptions.ValidationError({"Idempotency-Key": [
-                f"Use at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]})
+            raise PayloadTooLarge(ingest.too_large_message(settings.BATCH_MAX_BYTES),
+                                  limit=settings.BATCH_MAX_BYTES)
+        key = idempotency_key(request, max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
         stream, file_format, filename = self._upload(request)
         try:
             batch = ingest.upload(user=request.user, project=project, stream=stream,

@@ -6,10 +6,10 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from config.negotiation import ErrorsAsJSON
+from config.renderers import JSONRenderer
 
 from .. import export
 from ..models import Project

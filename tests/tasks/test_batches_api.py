@@ -306,3 +306,69 @@ def _resolve(schema, node):
     if "$ref" in node:
         return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
     return node
+
+
+def test_an_idempotency_key_postgresql_cannot_store_is_a_400(owner, project):
+    response = post_json(owner, project, [item(1)], **{"Idempotency-Key": "k\x00"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["Idempotency-Key"]
+    assert not Batch.objects.exists()
+
+
+def nested(depth: int):
+    value = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("name", ["items.json", "items.jsonl", "items.csv"])
+def test_rows_nested_beyond_the_limit_are_row_errors(settings, customer, owner, name):
+    """A field's value sits two levels down (the row, then data), so with a limit of 6 four
+    levels of lists are kept and five refused, whatever the format."""
+    settings.JSON_MAX_DEPTH = 6
+    project = factories.project(customer, preset="sft", activate=False,
+                                fields=[{"name": "prompt", "type": "json"}])
+    rows = [{"external_id": "a", "data": {"prompt": nested(4)}},
+            {"external_id": "b", "data": {"prompt": nested(5)}}]
+    if name.endswith(".csv"):
+        out = io.StringIO()
+        csv.writer(out).writerows([["external_id", "prompt"], *(
+            [row["external_id"], json.dumps(row["data"]["prompt"])] for row in rows)])
+        content = out.getvalue().encode()
+    else:
+        content = json.dumps(rows).encode() if name.endswith(".json") else jsonl(rows)
+    response = owner.post(url(project), {"file": SimpleUploadedFile(name, content)})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"row": 2, "field": "prompt",
+                                          "message": "JSON nested deeper than 6 levels."}]
+    assert not Item.objects.filter(project=project).exists()
+
+
+def test_rows_nested_a_thousand_deep_are_a_row_error(owner, project):
+    row = item(1)
+    row["data"]["completions"] = "DEEP"
+    text = json.dumps(row).replace('"DEEP"', "[" * 5000 + "]" * 5000)
+    response = owner.post(url(project), {"file": SimpleUploadedFile("items.jsonl", text.encode())})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "JSON nested deeper than 64 levels."
+    body = owner.generic("POST", url(project), f"[{text}]", content_type="application/json")
+    assert body.json()["errors"][0]["message"] == "JSON nested deeper than 64 levels."
+
+
+def test_an_item_too_large_to_read_says_so(monkeypatch, owner, project):
+    """An element past the per-item limit is reported as too large, not as the unterminated
+    string it looks like when cut off."""
+    monkeypatch.setattr("tasks.ingest.MAX_ELEMENT_CHARS", 4096)
+    monkeypatch.setattr("tasks.ingest.READ_SIZE", 1024)
+    row = item(1)
+    row["data"]["prompt"] = "x" * 20_000
+    response = owner.generic("POST", url(project), json.dumps([row]),
+                             content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{
+        "row": 1, "field": "non_field_errors",
+        "message": "Item 1 is larger than 4,096 characters, the most one item may hold."}]
+    broken = owner.generic("POST", url(project), '[{"external_id": }' + " " * 20_000 + "]",
+                           content_type="application/json")
+    assert "Expecting value" in broken.json()["errors"][0]["message"]
