@@ -12,14 +12,15 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import generics, mixins, serializers, status, viewsets
-from rest_framework.renderers import JSONRenderer
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from accounts.access import require_expert
 from config.exceptions import Conflict
+from config.headers import idempotency_key
 from config.negotiation import ErrorsAsJSON
+from config.renderers import JSONRenderer
 
 from .. import services, statements
 from ..models import IdempotentResponse, Payout
@@ -99,9 +100,7 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         amount = body.validated_data["amount"]
         currency = (body.validated_data.get("currency")
                     or statements.expert_currency(request.user))
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        key = idempotency_key(request, max_length=200)
         fingerprint = hashlib.sha256(f"{amount}|{currency}".encode()).hexdigest()
         with transaction.atomic():
             if key and (first := self._first(key)) is not None:

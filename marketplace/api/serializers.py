@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
+from config.ids import parse_id
 from tasks.models import Assignment
 
 from .. import discovery, pseudonyms
@@ -117,7 +118,8 @@ class ExpertReferenceField(serializers.CharField):
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
-        user_id = int(text) if text.isdigit() else pseudonyms.decode(text)
+        user_id = (pseudonyms.decode(text) if text.startswith(pseudonyms.PREFIX)
+                   else parse_id(text))
         expert = (User.objects.filter(pk=user_id, expert_profile__isnull=False).first()
                   if user_id is not None else None)
         if expert is None:

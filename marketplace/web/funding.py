@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts import access
 from accounts.access import Action
 from accounts.models import ExpertProfile, Organization
+from config.ids import parse_id
 from config.workspace import Audience, MenuEntry, page, perform, render
 from tasks.models import Project
 
@@ -130,9 +131,9 @@ def applications(request: HttpRequest, organization_id: int) -> HttpResponse:
         if invited:
             return redirect("workspace:applications", organization_id=organization.pk)
     scope = {"project__organization": organization}
-    project_id = request.GET.get("project", "")
-    if project_id.isdigit():
-        scope["project_id"] = int(project_id)
+    project_id = parse_id(request.GET.get("project"))
+    if project_id is not None:
+        scope["project_id"] = project_id
     received = Application.objects.filter(**scope).select_related("project")
     pending = list(received.filter(status=Application.Status.PENDING).order_by("id"))
     decided = list(received.exclude(status=Application.Status.PENDING)

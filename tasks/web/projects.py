@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts import access
 from accounts.access import Action
 from accounts.models import Organization
+from config.ids import parse_id
 from config.workspace import Audience, MenuEntry, page, perform, render
 
 from .. import export, ingest, services, webhooks
@@ -64,8 +65,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
                 .select_related("organization", "domain"))
     chosen = {"organization": request.GET.get("organization", ""),
               "status": request.GET.get("status", "")}
-    if chosen["organization"].isdigit():
-        projects = projects.filter(organization_id=int(chosen["organization"]))
+    organization_id = parse_id(chosen["organization"])
+    if organization_id is not None:
+        projects = projects.filter(organization_id=organization_id)
     if chosen["status"] in Project.Status.values:
         projects = projects.filter(status=chosen["status"])
     listed = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))

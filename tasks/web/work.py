@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
+from config.ids import parse_id
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import services
@@ -71,7 +72,7 @@ def work_url(project_id: int | None = None) -> str:
 
 
 def _project_id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_id(raw)
 
 
 def _why_nothing(request: HttpRequest, project: Project | None, reasons: dict[int, str]) -> str:

@@ -1,0 +1,66 @@
+"""Ids from clients are ASCII digits: superscripts, other scripts' digits and numbers too
+large for a bigint name no row, and never raise."""
+
+import pytest
+
+from config.ids import parse_id
+from marketplace import pseudonyms
+from marketplace.models import Bonus, ProjectInvitation, Transaction
+from tests import factories
+from tests.conftest import client_for
+from tests.marketplace.conftest import deposit, paid_project
+from tests.web.clients import signed_in
+
+pytestmark = pytest.mark.django_db
+
+NOT_IDS = ["²", "\u0661\u0662", "\uff11\uff12", "-1", "+1", " 1", "1 ", "1\n", "1.0", "",
+           "99999999999999999999", str(2**63)]
+
+
+@pytest.mark.parametrize("text", NOT_IDS)
+def test_only_ascii_digits_within_a_bigint_are_ids(text):
+    assert parse_id(text) is None
+
+
+def test_ascii_digits_are_ids():
+    assert [parse_id(text) for text in ("0", "7", "0042", str(2**63 - 1))] == [
+        0, 7, 42, 2**63 - 1]
+
+
+@pytest.mark.parametrize("reference", ["²", "\u0661", "99999999999999999999", "ex_\x00"])
+def test_an_expert_that_is_not_an_id_is_a_400_on_bonuses_and_invitations(customer, reference):
+    deposit(factories.organization_of(customer), "20.00")
+    project = paid_project(customer)
+    factories.expert()
+    client = client_for(customer)
+    transactions = Transaction.objects.count()
+    bonus = client.post(f"/api/v1/projects/{project.pk}/bonuses/", {
+        "expert": reference, "amount": "1.00", "reason": "r", "idempotency_key": "k"},
+        format="json")
+    invitation = client.post(f"/api/v1/projects/{project.pk}/invitations/",
+                             {"expert": reference}, format="json")
+    for response in (bonus, invitation):
+        assert (response.status_code, list(response.json())) == (400, ["expert"])
+    assert not Bonus.objects.exists() and not ProjectInvitation.objects.exists()
+    assert Transaction.objects.count() == transactions
+
+
+def test_a_user_id_and_a_pseudonym_still_name_the_expert(customer):
+    project = paid_project(customer, visibility="private")
+    first, second = factories.expert(), factories.expert()
+    client = client_for(customer)
+    for reference in (str(first.pk), pseudonyms.encode(second.pk)):
+        response = client.post(f"/api/v1/projects/{project.pk}/invitations/",
+                               {"expert": reference}, format="json")
+        assert response.status_code == 201, response.json()
+    assert ProjectInvitation.objects.count() == 2
+
+
+@pytest.mark.parametrize("value", ["²", "\u0661", "99999999999999999999"])
+def test_pages_ignore_an_id_filter_that_is_not_an_id(customer, expert, value):
+    organization = factories.organization_of(customer)
+    owner = signed_in(customer)
+    assert owner.get("/workspace/projects/", {"organization": value}).status_code == 200
+    assert owner.get(f"/workspace/organizations/{organization.pk}/applications/",
+                     {"project": value}).status_code == 200
+    assert signed_in(expert).get("/workspace/work/", {"project": value}).status_code == 200
