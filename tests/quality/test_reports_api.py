@@ -101,6 +101,19 @@ def test_the_job_records_a_failure_and_leaves_done_reports_alone(project, monkey
     jobs.build_agreement_report(report.pk + 1000)  # deleted meanwhile: nothing to do
 
 
+def test_a_report_whose_job_gives_up_fails_with_the_reason_unless_it_is_done(project):
+    running = AgreementReport.objects.create(project=project, status="running")
+    done = AgreementReport.objects.create(project=project, status="done", result={})
+    for report in (running, done):
+        jobs.give_up_report(report.pk, error="The worker w:1 died during attempt 3.")
+        report.refresh_from_db()
+    assert (running.status, running.error) == ("failed", "The worker w:1 died during attempt 3.")
+    assert running.finished_at is not None
+    assert (done.status, done.error) == ("done", "")
+    body = client_for(project.created_by).get(f"/api/v1/reports/{running.pk}/").json()
+    assert (body["status"], body["error"]) == ("failed", running.error)
+
+
 # Judges.
 
 def judge_url(project):

@@ -614,6 +614,22 @@ def test_a_batch_whose_file_is_gone_fails(settings, small_sync_limit, project):
     assert "no longer available" in batch.errors[0]["message"]
 
 
+def test_a_batch_whose_job_gives_up_fails_saying_so_and_loses_its_spooled_file(
+        settings, small_sync_limit, project):
+    batch = upload(project, jsonl(*[item(n) for n in range(6)]))
+    assert len(spooled_files(settings)) == 1
+    jobs.give_up_batch(batch.pk, error="The worker w:1 died during attempt 3.")
+    batch.refresh_from_db()
+    assert (batch.status, batch.created) == ("failed", 0)
+    assert batch.errors == [{"row": 0, "field": "non_field_errors", "message": (
+        "The upload could not be stored: The worker w:1 died during attempt 3. "
+        "Upload it again.")}]
+    assert spooled_files(settings) == []
+    jobs.give_up_batch(batch.pk, error="A second reason.")
+    batch.refresh_from_db()
+    assert "second" not in batch.errors[0]["message"], "a finished batch is left as it is"
+
+
 def test_a_project_archived_before_the_job_keeps_its_items_out(small_sync_limit, project):
     batch = upload(project, jsonl(*[item(n) for n in range(6)]))
     Project.objects.filter(pk=project.pk).update(status=Project.Status.ARCHIVED)
