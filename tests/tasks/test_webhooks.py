@@ -377,6 +377,21 @@ def test_the_scheduled_job_delivers_what_is_due(customer, receiver):
     assert ("tasks.webhooks.deliver_due_webhooks", 1) in jobs.SCHEDULES
 
 
+def test_a_delivery_whose_worker_died_mid_request_is_sent_again_by_the_schedule(
+        customer, receiver):
+    project = factories.project(customer, items=1)
+    hook(project, url=receiver.url)
+    [delivery] = webhooks.enqueue(project.pk, "item.completed", {"n": 1})
+    claimed = webhooks._claim(delivery.pk)  # a worker took it, then died before answering
+    assert claimed.attempts == 1 and receiver.requests == []
+    assert webhooks.deliver_due_webhooks() == 0, "booked for its next attempt, not yet due"
+    due_now(delivery)
+    assert webhooks.deliver_due_webhooks() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 2)
+    assert len(receiver.requests) == 1
+
+
 def test_ping_through_the_api_and_the_delivery_log(customer, receiver, queued,
                                                    django_capture_on_commit_callbacks):
     project = factories.project(customer, items=1)
