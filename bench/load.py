@@ -49,7 +49,7 @@ from tasks.models import Item
 
 from . import clients, invariants
 from .common import conninfo, result
-from .servers import Servers, cpu_seconds, serving
+from .servers import Servers, cpu_seconds, machine_busy_seconds, serving
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "11"))
@@ -302,6 +302,7 @@ class Outcome:
     loaded_s: float
     server_cpu_s: float
     database_cpu_s: float
+    machine_cpu_s: float
     faulted: clients.Tally
     faulted_s: float
     faults: Faults
@@ -323,11 +324,13 @@ def run() -> list[dict]:
                     web_workers=WEB_WORKERS, job_workers=JOB_WORKERS,
                     BATCH_SYNC_ROW_LIMIT=str(SYNC_ROW_LIMIT)) as servers:
         alone, alone_s = _baseline(servers, seed)
-        cpu_before = servers.server_cpu_seconds(), _database_cpu(dsn, dbname, {})
+        cpu_before = (servers.server_cpu_seconds(), _database_cpu(dsn, dbname, {}),
+                      machine_busy_seconds())
         loaded, loaded_s = clients.run(_target(servers, seed, "load"), users, SECONDS,
                                        processes=CLIENT_PROCESSES)
         server_cpu_s = servers.server_cpu_seconds() - cpu_before[0]
         database_cpu_s = sum(_database_cpu(dsn, dbname, cpu_before[1]).values())
+        machine_cpu_s = machine_busy_seconds() - cpu_before[2]
         load_average = [round(value, 2) for value in os.getloadavg()]
         faults = Faults(servers, seed, dsn)
         faulted, faulted_s = clients.run(_target(servers, seed, "fault"), users, SECONDS,
@@ -340,7 +343,7 @@ def run() -> list[dict]:
         tracebacks = servers.tracebacks()
     broken = invariants.violations(dsn, excluded_batches=[faults.batch_id or 0])
     outcome = Outcome(alone, alone_s, loaded, loaded_s, server_cpu_s, database_cpu_s,
-                      faulted, faulted_s, faults, batch, waited, broken, tracebacks,
+                      machine_cpu_s, faulted, faulted_s, faults, batch, waited, broken, tracebacks,
                       load_average)
     _report(outcome)
     return _results(outcome)
@@ -352,6 +355,11 @@ def _report(outcome: Outcome) -> None:
                  _routes(outcome.loaded.calls), alone)
     _print_table("Fault run: a job worker and a web worker killed",
                  _routes(outcome.faulted.calls), alone)
+    seconds = outcome.loaded_s
+    print(f"\nCores used during the load run: clients {outcome.loaded.cpu_s / seconds:.2f}, "
+          f"web and job processes {outcome.server_cpu_s / seconds:.2f}, PostgreSQL "
+          f"{outcome.database_cpu_s / seconds:.2f}; the whole machine "
+          f"{outcome.machine_cpu_s / seconds:.2f} of {os.cpu_count()}", file=sys.stderr)
     for text in outcome.tracebacks[:5]:
         print(f"\nServer traceback:\n{text}", file=sys.stderr)
 
@@ -377,6 +385,7 @@ def _results(outcome: Outcome) -> list[dict]:
                client_cpu_cores=round(loaded.cpu_s / outcome.loaded_s, 2),
                server_cpu_cores=round(outcome.server_cpu_s / outcome.loaded_s, 2),
                database_cpu_cores=round(outcome.database_cpu_s / outcome.loaded_s, 2),
+               machine_busy_cores=round(outcome.machine_cpu_s / outcome.loaded_s, 2),
                machine_cores=os.cpu_count(),
                notes=dict(loaded.notes), load_average=outcome.load_average, logs=str(LOGS)),
         result("load_p50", p50, "ms", baseline=alone_p50, target=None),
