@@ -386,6 +386,9 @@ def _results(outcome: Outcome) -> list[dict]:
                server_cpu_cores=round(outcome.server_cpu_s / outcome.loaded_s, 2),
                database_cpu_cores=round(outcome.database_cpu_s / outcome.loaded_s, 2),
                machine_busy_cores=round(outcome.machine_cpu_s / outcome.loaded_s, 2),
+               service_cpu_ms_per_request=round(
+                   (outcome.server_cpu_s + outcome.database_cpu_s) * 1000 / len(loaded.calls),
+                   1),
                machine_cores=os.cpu_count(),
                notes=dict(loaded.notes), load_average=outcome.load_average, logs=str(LOGS)),
         result("load_p50", p50, "ms", baseline=alone_p50, target=None),
