@@ -1,8 +1,9 @@
 """The OpenAPI schema's error answers, documented from what each view is made of.
 
-Every operation can fail in ways its view only implies: a body is validated (400) and may be
-too large (413) or of a type no parser reads (415); authenticators refuse a bad token (401);
-unsafe methods are refused to the wrong role by the services and, under session
+Every operation can fail in ways its view only implies: its path, query and body are
+validated (400; a NUL anywhere is refused before any view, by ``config.middleware``), and a
+body may be too large (413) or of a type no parser reads (415); authenticators refuse a bad
+token (401); unsafe methods are refused to the wrong role by the services and, under session
 authentication, without a CSRF token (403); ids in the path and page numbers of a list name
 something that may not be there (404); throttled views count requests (429). ``AutoSchema``
 adds those answers, with the bodies ``config.exceptions`` gives them, to every operation, so
@@ -22,7 +23,6 @@ from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from rest_framework import permissions, serializers
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-PAGE_PARAMETERS = {"page", "page_size"}
 PLAIN_PERMISSIONS = (permissions.AllowAny, permissions.IsAuthenticated)
 DESCRIPTIONS = {
     "400": "The input is invalid; each field names its problems.",
@@ -36,10 +36,13 @@ DESCRIPTIONS = {
 
 
 class ErrorSerializer(serializers.Serializer):
-    """DRF's error body; services' conflicts add a machine-readable ``code``."""
+    """DRF's error body; services' conflicts add a machine-readable ``code``, and a body
+    too large the ``limit`` it exceeded."""
 
     detail = serializers.CharField()
-    code = serializers.CharField(required=False)
+    code = serializers.CharField(required=False, help_text="Why a 409 conflicts.")
+    limit = serializers.IntegerField(required=False,
+                                     help_text="The largest body accepted, in bytes (413).")
 
 
 class ValidationErrorSerializer(serializers.Serializer):
@@ -64,7 +67,7 @@ class AutoSchema(BaseAutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         bodies = super()._get_response_bodies(direction)
-        if any(_code(code) < 400 for code in bodies):
+        if any(int(code) < 400 for code in bodies):
             return bodies
         if self.method == "DELETE":
             return {"204": {"description": "No response body"}, **bodies}
@@ -89,7 +92,7 @@ class AutoSchema(BaseAutoSchema):
         for code in self._error_codes(operation):
             responses.setdefault(code, {"description": DESCRIPTIONS[code]})
         for code, response in responses.items():
-            if _code(code) < 400:
+            if int(code) < 400:
                 continue
             if "content" not in response:
                 response.update(self._error_body(code))
@@ -99,11 +102,9 @@ class AutoSchema(BaseAutoSchema):
         return operation
 
     def _error_codes(self, operation: dict) -> set[str]:
-        codes = set()
+        codes = {"400"}
         has_body = "requestBody" in operation
         queries = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
-        if has_body or queries - PAGE_PARAMETERS:
-            codes.add("400")
         if has_body:
             codes |= {"413", "415"}
         if self.view.get_authenticators():
@@ -130,7 +131,3 @@ class AutoSchema(BaseAutoSchema):
         body = ValidationErrorSerializer if code == "400" else ErrorSerializer
         schema = self.resolve_serializer(body, "response").ref
         return {"content": {"application/json": {"schema": schema}}}
-
-
-def _code(code: Any) -> int:
-    return int(code[0] if isinstance(code, tuple) else code)

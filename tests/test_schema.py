@@ -77,11 +77,11 @@ def test_every_operation_documents_the_errors_its_view_can_answer(api):
         "$ref": "#/components/schemas/ValidationError"}
     assert submit["409"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
-    assert set(paths["/api/v1/me/"]["get"]["responses"]) == {"200", "401"}
+    assert set(paths["/api/v1/me/"]["get"]["responses"]) == {"200", "400", "401"}
     assert set(paths["/api/v1/auth/token/"]["post"]["responses"]) == {
         "200", "400", "413", "415", "429"}
     listed = paths["/api/v1/marketplace/projects/"]["get"]["responses"]
-    assert set(listed) == {"200", "401", "403", "404"}
+    assert set(listed) == {"200", "400", "401", "403", "404"}
     assert listed["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedListedProjectList"}
     upload = paths["/api/v1/projects/{project_pk}/batches/"]["post"]["responses"]["400"]
