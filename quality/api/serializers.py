@@ -209,8 +209,12 @@ class ReverseSerializer(serializers.Serializer):
 # Reviews.
 
 class ReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True,
-                                            help_text="Null when a rule closed the review.")
+    verdict = serializers.ChoiceField(choices=Review.Verdict.choices, allow_blank=True,
+                                      read_only=True,
+                                      help_text="Empty while the review waits for a decision.")
+    reviewer = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True,
+        help_text="Null while the review waits, and when a rule closed it.")
 
     class Meta:
         model = Review
