@@ -368,6 +368,13 @@ def _kinds(calls: list[clients.Call]) -> list[str]:
     return sorted({f"{call[0]} {call[3] or call[4]}" for call in calls})[:20]
 
 
+def _killed_mid_job(faults: Faults) -> bool:
+    """Whether the job worker was killed while the batch was still being ingested; when
+    not, the batch's figure says nothing about surviving the kill."""
+    kill = faults.events.get("job_kill")
+    return isinstance(kill, dict) and kill["batch_status_at_kill"] == "processing"
+
+
 def _results(outcome: Outcome) -> list[dict]:
     loaded, faulted = outcome.loaded, outcome.faulted
     alone_routes, routes = _routes(outcome.alone.calls), _routes(loaded.calls)
@@ -411,7 +418,7 @@ def _results(outcome: Outcome) -> list[dict]:
                checks=outcome.broken),
         result("fault_large_batch", int(bool(outcome.batch and outcome.batch["ok"])),
                "done with its rows", target="1", waited_s=round(outcome.batch_wait_s, 1),
-               batch=outcome.batch),
+               killed_mid_job=_killed_mid_job(outcome.faults), batch=outcome.batch),
         result("server_tracebacks", len(outcome.tracebacks), "tracebacks", target="0",
                first=outcome.tracebacks[:3]),
     ]
