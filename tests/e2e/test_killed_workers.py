@@ -50,7 +50,7 @@ def start_cluster(redis_url, settings, tmp_path) -> Iterator[Callable[[], subpro
     settings.MEDIA_ROOT = tmp_path / "media"
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url,
            "VAR_DIR": str(tmp_path), "Q_WORKERS": "1", "JOB_LEASE_S": "3",
-           "JOB_RESEND_AFTER_S": "1", "DATABASE_POOL": "0", "LOG_LEVEL": "INFO"}
+           "JOB_RESEND_AFTER_S": "1", "LOG_LEVEL": "INFO"}
     env.pop("TEST_DATABASE_NAME", None)
     clusters: list[subprocess.Popen] = []
 
@@ -135,7 +135,7 @@ def test_a_report_whose_cluster_is_killed_mid_way_is_finished_by_the_next_one(st
     owner = factories.customer()
     project = factories.project(owner)
     experts = [factories.expert() for _ in range(3)]
-    annotations = factories.bulk_answered(project, experts, 40_000)
+    annotations = factories.bulk_answered(project, experts, 20_000)
     report = request_report(project, owner)
     key = f"quality.agreement_report:{report.pk}"
     time.sleep(1.1)
