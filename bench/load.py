@@ -20,7 +20,9 @@ the batch must end ``done`` once with exactly its rows. Requests that fail while
 web worker is replaced are counted apart; outside that window there must be none.
 
 ``BENCH_LOAD_SECONDS`` sets the length of each loaded run (default 60),
-``BENCH_REDIS_DB`` the Redis database the run empties and uses (default 11).
+``BENCH_REDIS_DB`` the Redis database the run empties and uses (default 11), and
+``BENCH_LOAD_BATCH_WAIT_S`` how long the large batch may take to end after the fault run
+(default 300).
 """
 
 import http.client
