@@ -49,6 +49,22 @@ def _finite_float(text: str) -> float:
 DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+def decode_document(text: str) -> tuple[Any, bool]:
+    """The value of a whole JSON document, and whether it holds a number too large to be
+    finite, which ``problem`` then finds and names. Raises ``ValueError`` and
+    ``RecursionError`` as ``json`` does."""
+    infinite = False
+
+    def read_float(number: str) -> float:
+        nonlocal infinite
+        value = float(number)
+        infinite = infinite or math.isinf(value)
+        return value
+
+    decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=read_float)
+    return decoder.decode(text), infinite
+
+
 def needs_walk(text: str | bytes, limit: int) -> bool:
     """False when ``text`` cannot decode to a value that ``problem`` refuses: it escapes no
     NUL or surrogate, and has too few brackets to nest deeper than ``limit``."""

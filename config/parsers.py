@@ -38,12 +38,12 @@ class JSONParser(parsers.JSONParser):
                                         "text.") from exc
         depth = jsonvalues.max_depth()
         try:
-            value = jsonvalues.DECODER.decode(text)
+            value, infinite = jsonvalues.decode_document(text)
         except RecursionError as exc:
             raise exceptions.ParseError(jsonvalues.depth_message(depth)) from exc
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-        if jsonvalues.needs_walk(text, depth):
+        if infinite or jsonvalues.needs_walk(text, depth):
             found = jsonvalues.problem(value, depth)
             if found is not None:
                 path, message = found

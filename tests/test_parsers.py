@@ -46,6 +46,14 @@ def test_a_nul_or_lone_surrogate_in_a_json_body_is_a_400_naming_the_field(
     assert not Project.objects.exists()
 
 
+@pytest.mark.parametrize(("text", "field"), [
+    ('{"overlap": 1e400}', "overlap"), ('{"fields": [{"help": -1E999}]}', "fields.0.help")])
+def test_a_number_too_large_to_be_finite_is_a_400_naming_the_field(owner_client, text, field):
+    response = post_json(owner_client, "/api/v1/projects/", text)
+    assert response.status_code == 400
+    assert response.json() == {field: ["Holds a number too large to store."]}
+
+
 def test_a_nul_in_a_domain_on_update_is_a_400(customer, owner_client):
     project = factories.project(customer)
     response = owner_client.patch(f"/api/v1/projects/{project.pk}/", {"domain": "x\x00"},
@@ -84,7 +92,7 @@ def test_the_default_depth_limit_is_64(customer, owner_client):
 
 
 @pytest.mark.parametrize("text", [
-    b'{"name": "\xff\xfe"}', b"\xed\xa0\x80", '{"overlap": 1e400}', '{"overlap": NaN}',
+    b'{"name": "\xff\xfe"}', b"\xed\xa0\x80", '{"overlap": NaN}',
     '{"overlap": ' + "9" * 5000 + "}", "{", '{"name": "a"} trailing',
 ])
 def test_broken_json_is_a_400(customer, owner_client, text):

@@ -1,5 +1,5 @@
-"""Money goes out as string decimals with a currency, never as JSON numbers: every amount
-below is a ``Money`` field (DRF's DecimalField, coerced to a string)."""
+"""Money goes in and out as string decimals with a currency, never as JSON numbers: every
+amount below is an ``AmountField``, read by the service's one amount parser."""
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +9,7 @@ from rest_framework import serializers
 from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
 from config.ids import parse_id
+from config.money import AmountField
 from tasks.models import Assignment
 
 from .. import discovery, pseudonyms
@@ -26,13 +27,6 @@ from ..models import (
 User = get_user_model()
 
 
-class Money(serializers.DecimalField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
-        super().__init__(coerce_to_string=True, **kwargs)
-
-
 class Currency(serializers.RegexField):
     def __init__(self, **kwargs):
         super().__init__(r"^[A-Z]{3}\Z", max_length=3, min_length=3, **kwargs)
@@ -46,13 +40,13 @@ class CurrencyQuerySerializer(serializers.Serializer):
 # Organizations ---------------------------------------------------------------------------------
 
 class DepositRequestSerializer(serializers.Serializer):
-    amount = Money(min_value=0)
+    amount = AmountField(min_value=0)
     currency = Currency()
     reference = serializers.CharField(max_length=200)
 
 
 class DepositSerializer(serializers.ModelSerializer):
-    amount = Money(read_only=True)
+    amount = AmountField(read_only=True)
 
     class Meta:
         model = Deposit
@@ -62,20 +56,21 @@ class DepositSerializer(serializers.ModelSerializer):
 class ProjectSpendSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField()
-    spent = Money()
-    fees = Money(help_text="The platform's share of `spent`.")
-    reserved = Money(help_text="Held for leases in progress.")
+    spent = AmountField()
+    fees = AmountField(help_text="The platform's share of `spent`.")
+    reserved = AmountField(help_text="Held for leases in progress.")
     approved_tasks = serializers.IntegerField()
 
 
 class BalanceSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    available = Money(help_text="deposits - refunds - spent - reserved")
-    reserved = Money(help_text="Held for leased work until it is approved or released.")
-    spent = Money(help_text="Paid for approved work and bonuses, the platform's fee included.")
-    deposits = Money()
-    refunds = Money()
-    fees = Money()
+    available = AmountField(help_text="deposits - refunds - spent - reserved")
+    reserved = AmountField(help_text="Held for leased work until it is approved or released.")
+    spent = AmountField(help_text="Paid for approved work and bonuses, the platform's fee "
+                                  "included.")
+    deposits = AmountField()
+    refunds = AmountField()
+    fees = AmountField()
     by_project = ProjectSpendSerializer(many=True)
 
 
@@ -86,10 +81,10 @@ class StatementLineSerializer(serializers.ModelSerializer):
     project_name = serializers.CharField(source="project.name", default=None, read_only=True,
                                          allow_null=True)
     currency = serializers.SerializerMethodField()
-    available = Money()
-    reserved = Money()
-    to_expert = Money()
-    fee = Money()
+    available = AmountField()
+    reserved = AmountField()
+    to_expert = AmountField()
+    fee = AmountField()
 
     class Meta:
         model = Transaction
@@ -102,10 +97,10 @@ class StatementLineSerializer(serializers.ModelSerializer):
 
 class FundingSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    hold_per_task = Money(help_text="What one lease reserves: the price, plus the quality "
-                                    "bonus it may earn.")
-    available = Money()
-    reserved = Money()
+    hold_per_task = AmountField(help_text="What one lease reserves: the price, plus the "
+                                          "quality bonus it may earn.")
+    available = AmountField()
+    reserved = AmountField()
     can_lease = serializers.BooleanField()
     reason = serializers.CharField(help_text="Why experts get no work from the project now; "
                                              "empty when it can lease.")
@@ -142,14 +137,14 @@ class PseudonymField(serializers.Field):
 
 class BonusRequestSerializer(serializers.Serializer):
     expert = ExpertReferenceField()
-    amount = Money(min_value=0)
+    amount = AmountField(min_value=0)
     reason = serializers.CharField()
     idempotency_key = serializers.CharField(max_length=200)
 
 
 class BonusSerializer(serializers.ModelSerializer):
     expert = PseudonymField()
-    amount = Money(read_only=True, help_text="What the organization paid.")
+    amount = AmountField(read_only=True, help_text="What the organization paid.")
     expert_receives = serializers.SerializerMethodField()
 
     class Meta:
@@ -157,7 +152,7 @@ class BonusSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "expert", "kind", "amount", "expert_receives", "currency",
                   "reason", "idempotency_key", "assignment", "created_at"]
 
-    @extend_schema_field(Money(read_only=True))
+    @extend_schema_field(AmountField(read_only=True))
     def get_expert_receives(self, obj) -> str:
         return str(after_fee(obj.amount))
 
@@ -182,12 +177,12 @@ class QualityBonusSerializer(serializers.ModelSerializer):
 # Earnings and payouts --------------------------------------------------------------------------
 
 class PayoutRequestSerializer(serializers.Serializer):
-    amount = Money(min_value=0)
+    amount = AmountField(min_value=0)
     currency = Currency(required=False)
 
 
 class PayoutSerializer(serializers.ModelSerializer):
-    amount = Money(read_only=True)
+    amount = AmountField(read_only=True)
 
     class Meta:
         model = Payout
@@ -201,15 +196,15 @@ class EarningEntrySerializer(serializers.Serializer):
     kind = serializers.CharField(source="transaction.kind")
     memo = serializers.CharField(source="transaction.memo")
     project = serializers.IntegerField(source="transaction.project_id", allow_null=True)
-    amount = Money()
+    amount = AmountField()
     currency = serializers.CharField()
 
 
 class ProjectEarningsSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField()
-    earned = Money(help_text="After the platform fee, bonuses included.")
-    bonuses = Money()
+    earned = AmountField(help_text="After the platform fee, bonuses included.")
+    bonuses = AmountField()
     approved_tasks = serializers.IntegerField()
 
 
@@ -218,7 +213,7 @@ class RejectionSerializer(serializers.ModelSerializer):
 
     assignment = serializers.IntegerField(source="pk")
     project_name = serializers.CharField(source="project.name")
-    amount = Money(source="price", help_text="The price the work would have paid.")
+    amount = AmountField(source="price", help_text="The price the work would have paid.")
     currency = serializers.CharField(source="project.currency")
     rejected_at = serializers.DateTimeField(source="finished_at")
 
@@ -229,10 +224,10 @@ class RejectionSerializer(serializers.ModelSerializer):
 
 
 class EarningsSerializer(serializers.Serializer):
-    balance = Money(help_text="Available to pay out.")
+    balance = AmountField(help_text="Available to pay out.")
     currency = serializers.CharField()
-    pending_payouts = Money()
-    paid_out = Money()
+    pending_payouts = AmountField()
+    paid_out = AmountField()
     per_project = ProjectEarningsSerializer(many=True)
     bonuses = BonusSerializer(many=True)
     payouts = PayoutSerializer(many=True)
@@ -307,7 +302,7 @@ class ProjectSummarySerializer(serializers.Serializer):
     min_degree = serializers.CharField()
     min_trust = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=True)
     instructions_summary = serializers.SerializerMethodField()
-    price_per_item = Money(help_text="What the customer pays per approved task.")
+    price_per_item = AmountField(help_text="What the customer pays per approved task.")
     expert_price = serializers.SerializerMethodField(
         help_text="What you receive per approved task, after the platform fee.")
     currency = serializers.CharField()
@@ -317,7 +312,7 @@ class ProjectSummarySerializer(serializers.Serializer):
         text = " ".join(obj.instructions.split())
         return text if len(text) <= 280 else text[:279].rsplit(" ", 1)[0] + "…"
 
-    @extend_schema_field(Money(read_only=True))
+    @extend_schema_field(AmountField(read_only=True))
     def get_expert_price(self, obj) -> str:
         return str(after_fee(obj.price_per_item))
 

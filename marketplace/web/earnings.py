@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
+from config.money import AmountFormField
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import csvfiles, services, statements
@@ -26,8 +27,7 @@ REJECTED_SHOWN = 20
 
 
 class PayoutForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, label="Amount",
-                                widget=forms.NumberInput(attrs={"step": "0.01", "min": "0"}))
+    amount = AmountFormField(min_value=0, label="Amount")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=200)
     currency = forms.RegexField(regex=r"^[A-Za-z]{3}\Z", widget=forms.HiddenInput,
                                 error_messages={"invalid": "Currency: use a three-letter code."})

@@ -18,6 +18,7 @@ from accounts import access
 from accounts.access import Action
 from accounts.models import ExpertProfile, Organization
 from config.ids import parse_id
+from config.money import AmountFormField
 from config.workspace import Audience, MenuEntry, page, perform, render
 from tasks.models import Project
 
@@ -31,7 +32,7 @@ INVITATIONS_SHOWN = 50
 
 class DepositForm(forms.Form):
     kind = forms.ChoiceField(choices=Deposit.Kind.choices, initial=Deposit.Kind.DEPOSIT)
-    amount = forms.DecimalField(max_digits=14, decimal_places=2)
+    amount = AmountFormField(min_value=0)
     currency = forms.RegexField(regex=r"^[A-Z]{3}$", max_length=3, error_messages={
         "invalid": "Three capital letters, such as USD."})
     reference = forms.CharField(max_length=200, help_text=(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.models import Organization
+from config.money import AmountField
 
 from ..models import Assignment, Item, Project
 from ..schema import PRESETS
@@ -37,6 +38,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     domain = DomainSlugField(required=False)
     fields = DefinitionsField(required=False)
     questions = DefinitionsField(required=False)
+    price_per_item = AmountField(min_value=0, max_digits=12, required=False,
+                                 help_text="Paid per approved task, in `currency`.")
 
     class Meta:
         model = Project
@@ -54,7 +57,6 @@ class ProjectSerializer(serializers.ModelSerializer):
             "min_trust": UNIT,
             "agreement_threshold": UNIT,
             "rating_spread_threshold": {"min_value": Decimal(0)},
-            "price_per_item": {"min_value": Decimal(0)},
             "assignment_ttl_s": {"min_value": 60},
         }
 

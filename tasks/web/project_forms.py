@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from accounts.access import ROLES_FOR, Action
 from accounts.models import Domain, Organization
+from config.money import AmountFormField
 
 from .. import ingest, schema
 from ..models import Project, Webhook
@@ -61,9 +62,8 @@ class ProjectForm(forms.Form):
                                    help_text="What experts read before they answer.")
     overlap = forms.IntegerField(min_value=1, max_value=50, initial=1,
                                  help_text="How many experts answer each item.")
-    price_per_item = forms.DecimalField(min_value=Decimal(0), max_digits=12, decimal_places=2,
-                                        initial=Decimal("0.00"),
-                                        help_text="Paid per approved answer.")
+    price_per_item = AmountFormField(min_value=0, max_digits=12, initial=Decimal("0.00"),
+                                     help_text="Paid per approved answer.")
     currency = forms.RegexField(regex=r"^[A-Z]{3}$", initial=settings.DEFAULT_CURRENCY,
                                 max_length=3, error_messages={
                                     "invalid": "Three capital letters, such as USD."})

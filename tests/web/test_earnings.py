@@ -76,12 +76,20 @@ def test_a_double_posted_form_makes_one_payout(earner):
     assert balance(earner) == Decimal("7.00")
 
 
+HOW_TO_WRITE = ("Write the amount in digits 0-9 with at most 2 decimals after a point: 12.50, "
+                "for example.")
+
+
 @pytest.mark.parametrize(("amount", "message"), [
     ("12.01", "Your balance is 12.00 USD; a payout cannot exceed it."),
     ("0.50", "The smallest payout is 1.00 USD."),
-    ("-3", "The amount must be positive."),
-    ("lots", "Enter a number."),
-    ("1.005", "Ensure that there are no more than 2 decimal places."),
+    ("-3", HOW_TO_WRITE),
+    ("lots", HOW_TO_WRITE),
+    ("1_0", HOW_TO_WRITE),
+    ("1e3", HOW_TO_WRITE),
+    ("\uff11\uff10", HOW_TO_WRITE),
+    ("1.005", "Use at most 2 decimals."),
+    ("0", "The amount must be positive."),
 ])
 def test_a_bad_amount_is_refused_on_the_field_and_takes_nothing(earner, amount, message):
     client = signed_in(earner)

@@ -91,6 +91,9 @@ def test_a_deposit_form_with_bad_input_changes_nothing(organization):
     client = signed_in(factories.staff_user())
     response = client.post(funding_url(organization), {
         "kind": "deposit", "amount": "-5", "currency": "USD", "reference": "wire-1"})
+    assert response.context["form"].errors["amount"][0].startswith("Write the amount in")
+    response = client.post(funding_url(organization), {
+        "kind": "deposit", "amount": "0", "currency": "USD", "reference": "wire-1"})
     assert response.context["form"].errors["amount"] == ["The amount must be positive."]
     response = client.post(funding_url(organization), {
         "kind": "refund", "amount": "5.00", "currency": "USD", "reference": "back-1"})
