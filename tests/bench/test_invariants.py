@@ -14,7 +14,9 @@ from django.utils import timezone
 from bench.common import conninfo
 from bench.invariants import batch_outcome, violations
 from durable.models import Job
+from marketplace import services as money_services
 from marketplace.models import Entry, Transaction
+from tasks import services as task_services
 from tasks.models import Assignment, Batch, Item
 from tests import factories
 
@@ -132,3 +134,24 @@ def test_a_background_batch_ends_well_only_with_all_its_rows_and_one_finished_jo
     Item.objects.filter(batch=batch).first().delete()
     assert not batch_outcome(dsn, batch.pk, 3, tmp_path)["ok"]
     assert not batch_outcome(dsn, batch.pk, 4, tmp_path)["ok"]
+
+
+def test_a_payout_taken_twice_from_the_balance_is_found(worked):
+    _, first, _ = worked
+    task_services.approve_assignment(Assignment.objects.get(expert=first))
+    payout, _ = money_services.request_payout(expert=first, amount=Decimal("1.00"),
+                                              currency="USD", idempotency_key="k1")
+    assert _counts() == {}
+    request = Transaction.objects.get(kind="payout_request", payout=payout)
+    with transaction.atomic():
+        again = Transaction.objects.create(kind="payout_request", payout=payout,
+                                           idempotency_key=f"payout:{payout.pk}:again")
+        Entry.objects.bulk_create([Entry(transaction=again, account=entry.account,
+                                         amount=entry.amount, currency=entry.currency)
+                                   for entry in request.entries.all()])
+
+    assert _counts() == {
+        "payout not taken from the balance exactly once": 1,
+        # The expert's account; payouts in flight keep no cached balance.
+        "account whose cached balance is not the sum of its entries": 1,
+    }
