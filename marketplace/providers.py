@@ -21,11 +21,20 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .csvfiles import cell
+from config import csvcells
+
 from .models import Payout
 
 CSV_COLUMNS = ["payout_id", "expert_id", "username", "email", "full_name", "amount",
                "currency", "requested_at", "batch"]
+
+
+def _row(payout: Payout, batch: str) -> list:
+    expert = payout.expert
+    profile = getattr(expert, "expert_profile", None)
+    return [payout.pk, expert.pk, expert.username, expert.email,
+            profile.full_name if profile else "", payout.amount, payout.currency,
+            payout.requested_at.isoformat(), batch]
 
 
 @dataclass(frozen=True)
@@ -77,16 +86,7 @@ class FilePayoutProvider:
                                                  suffix=".csv")
         try:
             with os.fdopen(descriptor, "w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(CSV_COLUMNS)
-                for payout in payouts:
-                    expert = payout.expert
-                    profile = getattr(expert, "expert_profile", None)
-                    writer.writerow([payout.pk, expert.pk, cell(expert.username),
-                                     cell(expert.email),
-                                     cell(profile.full_name if profile else ""),
-                                     str(payout.amount), payout.currency,
-                                     payout.requested_at.isoformat(), batch])
+                csvcells.write(handle, CSV_COLUMNS, (_row(payout, batch) for payout in payouts))
                 handle.flush()
                 os.fsync(handle.fileno())
             # Another worker may have written this batch first: its file is the answer.

@@ -149,7 +149,7 @@ EARNINGS_CSV_HEADER = ["id", "created_at", "kind", "memo", "project", "project_n
 
 def earnings_csv_rows(expert, currency: str) -> Iterator[list]:
     """Every line of the expert's statement, oldest last, as rows under EARNINGS_CSV_HEADER
-    (for ``csvfiles.lines``, which makes them inert for spreadsheets)."""
+    (for ``config.csvcells.lines``, which makes them inert for spreadsheets)."""
     for entry in earnings_entries(expert, currency).iterator(chunk_size=2000):
         posted = entry.transaction
         yield [entry.pk, posted.created_at.isoformat(), posted.kind, posted.memo,

@@ -25,15 +25,19 @@ Built-in views:
 The training views leave gold items out: every expert meets them, far beyond an item's
 overlap, so they would be over-represented, and they exist to check experts rather than to
 teach a model. They take submitted or approved work only, never rejected work.
+
+CSV goes through ``config.csvcells``, as every CSV the service writes: text a spreadsheet
+would run as a formula (an ``external_id`` or an answer starting with ``=``) is written inert.
 """
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.crypto import salted_hmac
+
+from config import csvcells
 
 from .models import Annotation, Assignment, Project
 
@@ -148,29 +152,19 @@ def _jsonl_lines(rows: Iterable[Row]) -> Iterator[str]:
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
 
-class _Line:
-    """A file-like target for ``csv.writer`` that hands back the line just written."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> Any:
+def _csv_value(value: Any) -> Any:
     """Strings and numbers as they are; lists, objects and booleans in JSON spelling, the
     way batch uploads read them back."""
-    if value is None:
-        return ""
-    if isinstance(value, str) or (isinstance(value, int | float) and
-                                  not isinstance(value, bool)):
+    if value is None or isinstance(value, str) or (isinstance(value, int | float) and
+                                                   not isinstance(value, bool)):
         return value
     return json.dumps(value, ensure_ascii=False)
 
 
 def _csv_lines(rows: Iterable[Row], columns: Sequence[str]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(columns)
-    for row in rows:
-        yield writer.writerow([_csv_cell(row.get(column)) for column in columns])
+    """Through ``config.csvcells``, which keeps text a spreadsheet would run inert."""
+    return csvcells.lines(columns, ([_csv_value(row.get(column)) for column in columns]
+                                    for row in rows))
 
 
 def _pseudonyms(project: Project) -> Callable[[int], str]:

@@ -18,11 +18,12 @@ from rest_framework.views import APIView
 
 from accounts.access import Action, require
 from accounts.models import Organization
+from config import csvcells
 from config.negotiation import ErrorsAsJSON
 from config.renderers import JSONRenderer
 from tasks.models import Project
 
-from .. import csvfiles, services, statements
+from .. import services, statements
 from ..ledger import money
 from ..models import Bonus, Deposit, QualityBonusPolicy
 from . import serializers as s
@@ -54,7 +55,7 @@ def currency_for(request, default) -> str:
 
 
 def csv_download(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csvfiles.lines(header, rows),
+    response = StreamingHttpResponse(csvcells.lines(header, rows),
                                      content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -15,10 +15,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
+from config import csvcells
 from config.money import AmountFormField
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
-from .. import csvfiles, services, statements
+from .. import services, statements
 from ..ledger import after_fee
 from ..models import Account
 
@@ -89,7 +90,7 @@ def statement_csv(request: HttpRequest) -> StreamingHttpResponse:
     """Every line of the statement, for a spreadsheet (cells made inert for it)."""
     currency = currency_of(request)
     response = StreamingHttpResponse(
-        csvfiles.lines(statements.EARNINGS_CSV_HEADER,
+        csvcells.lines(statements.EARNINGS_CSV_HEADER,
                        statements.earnings_csv_rows(request.user, currency)),
         content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="earnings-{currency}.csv"'
