@@ -85,11 +85,14 @@ def test_under_gunicorn_a_scrape_counts_the_requests_of_every_worker(tmp_path, e
         scrape = samples(get(f"{url}/metrics", headers=scraper).body.decode())
         return requests_of(scrape, "me", "GET", "200")
 
-    with gunicorn(tmp_path, workers=2, METRICS_TOKEN=TOKEN) as (url, master):
+    with gunicorn(tmp_path, workers=2, METRICS_TOKEN=TOKEN,
+                  GUNICORN_CMD_ARGS="--access-logformat='pid=%(p)s %(r)s'") as (url, master):
         with ThreadPoolExecutor(max_workers=8) as clients:
             statuses = list(clients.map(lambda _: get(f"{url}/api/v1/me/", headers=auth).status,
                                         range(60)))
         assert statuses == [200] * 60
+        log = (tmp_path / "gunicorn.log").read_text().splitlines()
+        assert len({line.split()[0] for line in log if "GET /api/v1/me/" in line}) == 2
         assert len(worker_pids(tmp_path / "metrics")) == 2
         assert {served(url) for _ in range(10)} == {60}
 
