@@ -2,6 +2,7 @@
 before they reach PostgreSQL as a lookup or a stored value; an oversized form is a 413."""
 
 import pytest
+from django.test import Client
 
 from accounts.models import Domain
 from tasks.models import Project
@@ -66,3 +67,16 @@ def test_a_pages_multipart_form_with_a_broken_boundary_is_a_400(customer):
     response = signed_in(customer).generic("POST", "/workspace/projects/new/", b"--a\r\nbroken",
                                            content_type="multipart/form-data; boundary=")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("headers", "name"), [
+    ({"HTTP_AUTHORIZATION": "Token abc\x00def"}, "Authorization"),
+    ({"HTTP_X_REQUEST_ID": "a\x00"}, "X-Request-Id"),
+    ({"HTTP_COOKIE": 'sessionid="abcdefgh\\000ijklmnop"'}, "sessionid cookie"),
+])
+def test_a_nul_in_a_header_or_a_cookie_is_a_400_naming_it(headers, name):
+    response = Client(**headers).get("/api/v1/me/")
+    assert (response.status_code, list(response.json())) == (400, [name])
+    page = Client(**headers).get("/workspace/")
+    assert page.status_code == 400
+    assert page.content.decode().startswith(f"{name}: ")
