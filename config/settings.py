@@ -121,10 +121,10 @@ def pool_settings() -> dict | None:
     return pool
 
 
-def database_settings() -> dict:
+def database_settings(variable: str = "DATABASE_URL") -> dict:
     """SQLite gets WAL, a busy timeout and IMMEDIATE transactions so that concurrent writers
     queue instead of failing with "database is locked"."""
-    url = os.environ.get("DATABASE_URL", "")
+    url = os.environ.get(variable, "")
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
@@ -156,6 +156,11 @@ def database_settings() -> dict:
 
 
 DATABASES = {"default": database_settings()}
+# A streaming replica of the primary that dataset exports read from (config.replica).
+if os.environ.get("REPORTS_DATABASE_URL"):
+    DATABASES["reports"] = {**database_settings("REPORTS_DATABASE_URL"),
+                            "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
 # Settings are read once in every process, before it forks any other: pools become fork-safe here.
 config.pool.register()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

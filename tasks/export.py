@@ -28,6 +28,9 @@ teach a model. They take submitted or approved work only, never rejected work.
 
 CSV goes through ``config.csvcells``, as every CSV the service writes: text a spreadsheet
 would run as a formula (an ``external_id`` or an answer starting with ``=``) is written inert.
+
+With a read replica configured (``REPORTS_DATABASE_URL``), the rows are read from it
+(``config.replica``): an export reads much and writes nothing.
 """
 
 import json
@@ -38,6 +41,7 @@ from typing import Any
 from django.utils.crypto import salted_hmac
 
 from config import csvcells
+from config.replica import read_from_replica
 
 from .models import Annotation, Assignment, Project
 
@@ -133,7 +137,12 @@ def expert_pseudonym(project_id: int, expert_id: int) -> str:
 
 
 def stream(rows: Iterable[Row], columns: Sequence[str], file_format: str) -> Iterator[bytes]:
-    """Encode rows as JSONL or CSV, yielding chunks of about ``STREAM_CHUNK_BYTES``."""
+    """Encode rows as JSONL or CSV, yielding chunks of about ``STREAM_CHUNK_BYTES``; the rows
+    are read from the replica when one is configured."""
+    return read_from_replica(_chunks(rows, columns, file_format))
+
+
+def _chunks(rows: Iterable[Row], columns: Sequence[str], file_format: str) -> Iterator[bytes]:
     lines = _jsonl_lines(rows) if file_format == "jsonl" else _csv_lines(rows, columns)
     buffer: list[str] = []
     size = 0

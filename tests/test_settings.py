@@ -29,6 +29,9 @@ report = {
     "cache_location": settings.CACHES["default"].get("LOCATION"),
     "engine": connection.vendor,
     "options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "databases": {alias: {"host": db["HOST"], "options": db.get("OPTIONS", {}),
+                          "test": db.get("TEST", {})}
+                  for alias, db in settings.DATABASES.items()},
 }
 if connection.vendor == "sqlite":
     with connection.cursor() as cursor:
@@ -164,6 +167,18 @@ def test_without_the_pool_connections_are_persistent(monkeypatch):
     config = database_settings()
     assert "pool" not in config["OPTIONS"]
     assert config["CONN_MAX_AGE"] == 60
+
+
+def test_without_a_replica_there_is_one_database(defaults):
+    assert list(defaults["databases"]) == ["default"]
+
+
+def test_a_replica_url_adds_the_reports_database_pooled_and_mirrored_in_tests(tmp_path):
+    report = probe(tmp_path, SECRET_KEY="x", REPORTS_DATABASE_URL="postgres://annomarket@replica.internal/annomarket")
+    replica = report["databases"]["reports"]
+    assert replica["host"] == "replica.internal"
+    assert replica["options"]["pool"]["max_size"] == 20
+    assert replica["test"]["MIRROR"] == "default"
 
 
 def test_sqlite_is_never_pooled(defaults):
