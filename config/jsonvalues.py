@@ -49,6 +49,22 @@ def _finite_float(text: str) -> float:
 DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
+def loads(text: str) -> Any:
+    """Decode JSON a client wrote into a form field, by the rules of a request body: raises
+    ``ValueError`` saying what is wrong when it is not JSON, nests deeper than
+    ``JSON_MAX_DEPTH`` or holds what PostgreSQL cannot store."""
+    limit = max_depth()
+    try:
+        value = DECODER.decode(text)
+    except RecursionError as exc:
+        raise ValueError(depth_message(limit)) from exc
+    if needs_walk(text, limit) and (found := problem(value, limit)):
+        path, message = found
+        named = path and message != depth_message(limit)
+        raise ValueError(f"{path}: {message}" if named else message)
+    return value
+
+
 def decode_document(text: str) -> tuple[Any, bool]:
     """The value of a whole JSON document, and whether it holds a number too large to be
     finite, which ``problem`` then finds and names. Raises ``ValueError`` and

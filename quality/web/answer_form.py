@@ -12,6 +12,8 @@ from typing import Any
 
 from django import forms
 
+from config import jsonvalues
+
 PAIRWISE_CHOICES = [("A", "A is better"), ("B", "B is better"), ("tie", "Tie")]
 STRENGTH_CHOICES = [(1, "Slightly"), (2, "Clearly"), (3, "Much")]
 
@@ -101,7 +103,7 @@ class AttemptForm(forms.Form):
             data[key] = None
             return
         try:
-            data[key] = json.loads(raw)
+            data[key] = jsonvalues.loads(raw)
         except ValueError:
             self.add_error(key, "The marked spans could not be read; mark them again.")
 

@@ -21,6 +21,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from config import jsonvalues
+
 from .. import schema
 from .item_display import Entry, letter
 
@@ -217,7 +219,7 @@ class Question:
         self.raw = data.get(self.key, "").strip()
         if self.raw:
             try:
-                return json.loads(self.raw)
+                return jsonvalues.loads(self.raw)
             except ValueError as exc:
                 raise _unreadable("ranking's places") from exc
         count = len(self.entries)
@@ -243,7 +245,7 @@ class Question:
         spans: Any = []
         if self.raw:
             try:
-                spans = json.loads(self.raw)
+                spans = jsonvalues.loads(self.raw)
             except ValueError as exc:
                 raise _unreadable("marked spans") from exc
         if data.get(f"{self.key}-none"):

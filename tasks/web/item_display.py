@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import jsonvalues
+
 STEP_LABELS = {"thought": "Thought", "tool_call": "Tool call", "tool_result": "Tool result",
                "observation": "Observation", "answer": "Final answer"}
 
@@ -30,7 +32,7 @@ def _as_json(text: str) -> str | None:
     if not stripped.startswith(("{", "[")):
         return None
     try:
-        return pretty_json(json.loads(stripped))
+        return pretty_json(jsonvalues.loads(stripped))
     except ValueError:
         return None
 

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from accounts.access import ROLES_FOR, Action
 from accounts.models import Domain, Organization
+from config import jsonvalues
 from config.money import AmountFormField
 
 from .. import ingest, schema
@@ -89,10 +90,12 @@ class ProjectForm(forms.Form):
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            value = jsonvalues.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid here: {exc}") from exc
         if not isinstance(value, dict) or not value or set(value) - set(ADVANCED_KEYS):
             raise forms.ValidationError(
                 'Write a JSON object with "fields", "questions" or both.')

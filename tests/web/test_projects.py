@@ -150,6 +150,10 @@ def test_the_advanced_json_replaces_the_presets_questions(owner, organization):
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"preset": "classification"}, "advanced", "questions: the 'classification' preset needs"),
     ({"advanced": "{not json"}, "advanced", "Not valid JSON"),
+    ({"advanced": "[" * 5000 + "]" * 5000}, "advanced", "JSON nested deeper than 64 levels"),
+    ({"advanced": '{"fields": [{"name": "\\u0000", "type": "text"}]}'}, "advanced",
+     "fields.0.name: Contains a NUL character"),
+    ({"advanced": '{"fields": 1e400}'}, "advanced", "1e400 is too large a number"),
     ({"advanced": '{"labels": []}'}, "advanced", 'Write a JSON object with "fields"'),
     ({"advanced": '{"questions": [{"name": "x", "kind": "dance"}]}'}, "advanced",
      "questions: "),

@@ -175,6 +175,9 @@ def test_an_invalid_answer_is_named_beside_its_question_and_nothing_is_stored(wo
 @pytest.mark.parametrize(("change", "question", "message"), [
     ({"q-order": "[0, 0, 1]"}, "q-order", "Must list every index of 'completions' once"),
     ({"q-order": "not json"}, "q-order", "The ranking's places could not be read"),
+    ({"q-order": "[" * 5000 + "]" * 5000}, "q-order", "The ranking's places could not be read"),
+    ({"q-entities": '[{"start": 0, "end": 1, "label": "\\u0000"}]'}, "q-entities",
+     "The marked spans could not be read"),
     ({"q-order": "", "q-order-place-0": "1", "q-order-place-1": "1", "q-order-place-2": "2"},
      "q-order", "Give each entry its own place, 1 to 3."),
     ({"q-entities": '[{"start": 0, "end": 999, "label": "SYMPTOM"}]'}, "q-entities",
