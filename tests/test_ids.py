@@ -64,3 +64,19 @@ def test_pages_ignore_an_id_filter_that_is_not_an_id(customer, expert, value):
     assert owner.get(f"/workspace/organizations/{organization.pk}/applications/",
                      {"project": value}).status_code == 200
     assert signed_in(expert).get("/workspace/work/", {"project": value}).status_code == 200
+
+
+@pytest.mark.parametrize("one", ["\u0661", "\uff11", "\u0967"])
+def test_ids_in_api_paths_are_ascii_digits(customer, one):
+    """Other scripts' digits match Python's \\d and read as numbers; in a path they name
+    nothing."""
+    project = factories.project(customer)
+    organization = factories.organization_of(customer)
+    script = {ord("0") + n: ord(one) - 1 + n for n in range(10)}
+    client = client_for(customer)
+    assert client.get(f"/api/v1/projects/{project.pk}/").status_code == 200
+    assert client.get(f"/api/v1/orgs/{organization.pk}/members/").status_code == 200
+    assert client.get(f"/api/v1/projects/{str(project.pk).translate(script)}/"
+                      ).status_code == 404
+    assert client.get(f"/api/v1/orgs/{str(organization.pk).translate(script)}/members/"
+                      ).status_code == 404

@@ -6,7 +6,7 @@ from . import views
 router = SimpleRouter()
 router.register("domains", views.DomainViewSet, basename="domain")
 router.register("orgs", views.OrganizationViewSet, basename="organization")
-router.register(r"orgs/(?P<org_pk>\d+)/members", views.MemberViewSet, basename="member")
+router.register(r"orgs/(?P<org_pk>[0-9]+)/members", views.MemberViewSet, basename="member")
 router.register("experts", views.ExpertViewSet, basename="expert")
 
 urlpatterns = [

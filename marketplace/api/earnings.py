@@ -75,7 +75,7 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """Your payouts, newest first: requested -> processing -> paid | failed."""
 
     serializer_class = s.PayoutSerializer
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
     scope = "payouts"
 
     def get_queryset(self):

@@ -66,7 +66,7 @@ class ListedProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.ListedProjectSerializer
     filter_backends: list = []
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -96,7 +96,7 @@ class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = s.MyInvitationSerializer
     filterset_fields = ["status"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -168,7 +168,7 @@ class ProjectApplicationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = s.ApplicationSerializer
     filterset_fields = ["status"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -209,9 +209,9 @@ router.register("experts", ExpertDirectoryViewSet, basename="expert-directory")
 router.register("marketplace/projects", ListedProjectViewSet, basename="listed-project")
 router.register("me/invitations", MyInvitationViewSet, basename="my-invitation")
 router.register("me/applications", MyApplicationViewSet, basename="my-application")
-router.register(r"projects/(?P<project_pk>\d+)/invitations", ProjectInvitationViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/invitations", ProjectInvitationViewSet,
                 basename="project-invitation")
-router.register(r"projects/(?P<project_pk>\d+)/applications", ProjectApplicationViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/applications", ProjectApplicationViewSet,
                 basename="project-application")
 
 urlpatterns = router.urls

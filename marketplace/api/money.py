@@ -196,8 +196,8 @@ class QualityBonusView(APIView):
 
 
 router = SimpleRouter()
-router.register(r"orgs/(?P<org_pk>\d+)/deposits", DepositViewSet, basename="org-deposit")
-router.register(r"projects/(?P<project_pk>\d+)/bonuses", BonusViewSet, basename="bonus")
+router.register(r"orgs/(?P<org_pk>[0-9]+)/deposits", DepositViewSet, basename="org-deposit")
+router.register(r"projects/(?P<project_pk>[0-9]+)/bonuses", BonusViewSet, basename="bonus")
 
 urlpatterns = [
     *router.urls,

@@ -57,7 +57,7 @@ class QualificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.QualificationTestSerializer
     filterset_class = QualificationFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -100,7 +100,7 @@ class AttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.AttemptSerializer
     filterset_fields = ["status", "test"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -155,7 +155,7 @@ class RuleViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                   mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = s.RuleSerializer
     http_method_names = ["get", "patch", "delete"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -192,7 +192,7 @@ class QualityActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.QualityActionSerializer
     filterset_class = ActionFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -247,7 +247,7 @@ class ReviewQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class AnnotationReviewViewSet(viewsets.GenericViewSet):
     """Reviewing one annotation of a project the caller's organization owns."""
 
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
     serializer_class = s.ReviewSerializer
     pagination_class = None
     filter_backends = []
@@ -317,15 +317,15 @@ class ProjectExpertsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 router = SimpleRouter()
 router.register("qualifications", QualificationViewSet, basename="qualification")
 router.register("qualification-attempts", AttemptViewSet, basename="qualification-attempt")
-router.register(r"projects/(?P<project_pk>\d+)/rules", ProjectRuleViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/rules", ProjectRuleViewSet,
                 basename="project-rule")
 router.register("rules", RuleViewSet, basename="rule")
 router.register("quality-actions", QualityActionViewSet, basename="quality-action")
 router.register("me/quality-actions", MyQualityActionViewSet, basename="my-quality-action")
-router.register(r"projects/(?P<project_pk>\d+)/review-queue", ReviewQueueViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/review-queue", ReviewQueueViewSet,
                 basename="review-queue")
 router.register("annotations", AnnotationReviewViewSet, basename="annotation-review")
-router.register(r"projects/(?P<project_pk>\d+)/experts", ProjectExpertsViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/experts", ProjectExpertsViewSet,
                 basename="project-expert")
 
 urlpatterns = router.urls

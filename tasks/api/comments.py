@@ -101,5 +101,5 @@ class CommentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Ge
 
 
 router = SimpleRouter()
-router.register(r"items/(?P<item_pk>\d+)/comments", CommentViewSet, basename="item-comment")
+router.register(r"items/(?P<item_pk>[0-9]+)/comments", CommentViewSet, basename="item-comment")
 urlpatterns = router.urls

@@ -45,7 +45,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     serializer_class = s.ProjectSerializer
     filterset_class = ProjectFilter
     http_method_names = ["get", "post", "patch"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -145,6 +145,6 @@ class ItemViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 router = SimpleRouter()
 router.register("projects", ProjectViewSet, basename="project")
-router.register(r"projects/(?P<project_pk>\d+)/items", ItemViewSet, basename="project-item")
+router.register(r"projects/(?P<project_pk>[0-9]+)/items", ItemViewSet, basename="project-item")
 
 urlpatterns = router.urls

@@ -74,7 +74,7 @@ class WebhookViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = WebhookSerializer
     http_method_names = ["get", "post", "patch", "delete"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -114,9 +114,9 @@ class DeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 router = SimpleRouter()
-router.register(r"projects/(?P<project_pk>\d+)/webhooks", ProjectWebhookViewSet,
+router.register(r"projects/(?P<project_pk>[0-9]+)/webhooks", ProjectWebhookViewSet,
                 basename="project-webhook")
 router.register("webhooks", WebhookViewSet, basename="webhook")
-router.register(r"webhooks/(?P<webhook_pk>\d+)/deliveries", DeliveryViewSet,
+router.register(r"webhooks/(?P<webhook_pk>[0-9]+)/deliveries", DeliveryViewSet,
                 basename="webhook-delivery")
 urlpatterns = router.urls

@@ -33,7 +33,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.AssignmentSerializer
     filterset_class = AssignmentFilter
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
