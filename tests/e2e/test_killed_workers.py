@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 
 from durable.models import Job
 from quality.models import AgreementReport
@@ -31,15 +29,9 @@ from quality.report import request_report
 from tasks import ingest
 from tasks.models import Batch, Item
 from tests import factories
+from tests.servers import ROOT, server_env
 
 ROWS = 100_000
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (f"postgres://{db.get('USER') or 'postgres'}{password}@{db.get('HOST') or '127.0.0.1'}"
-            f":{db.get('PORT') or 5432}/{db['NAME']}")
 
 
 @pytest.fixture
@@ -48,16 +40,14 @@ def start_cluster(redis_url, settings, tmp_path) -> Iterator[Callable[[], subpro
     a second; every cluster started is killed at the end. Their output goes to
     ``cluster-N.log`` and is printed when a test fails."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url,
-           "VAR_DIR": str(tmp_path), "Q_WORKERS": "1", "JOB_LEASE_S": "3",
-           "JOB_RESEND_AFTER_S": "1", "LOG_LEVEL": "INFO"}
-    env.pop("TEST_DATABASE_NAME", None)
+    env = server_env(tmp_path, REDIS_URL=redis_url, Q_WORKERS="1", JOB_LEASE_S="3",
+                     JOB_RESEND_AFTER_S="1", LOG_LEVEL="INFO")
     clusters: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
         log = (tmp_path / f"cluster-{len(clusters)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=django_settings.BASE_DIR, env=env,
+            [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         clusters.append(process)
         return process
