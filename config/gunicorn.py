@@ -32,6 +32,9 @@ graceful_timeout = 30
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
+# gunicorn's control interface is a socket under the user's home, one for every gunicorn on
+# the host; nothing here uses it, and two servers on one host would contend for it.
+control_socket_disable = True
 
 
 def on_starting(server) -> None:
