@@ -75,8 +75,9 @@ def job_metrics(rows: list[dict]) -> Iterator[Metric]:
             labels=["func"]),
         "leases_expired": GaugeMetricFamily(
             "annomarket_job_leases_expired",
-            "Running jobs whose lease ran out (their worker died): the sweeper hands them "
-            "out again.", labels=["func"]),
+            "Running jobs whose lease ran out: their worker died or stopped renewing it, "
+            "and the sweeper hands them out again unless that worker runs on its host.",
+            labels=["func"]),
     }
     failures = CounterMetricFamily("annomarket_job_failures",
                                    "Job attempts that raised or whose worker died.",
