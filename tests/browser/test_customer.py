@@ -12,6 +12,7 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from playwright.sync_api import expect
 
+from durable.models import Job
 from marketplace import pseudonyms
 from marketplace import services as money
 from tasks.models import Batch, Project
@@ -80,7 +81,8 @@ def test_a_customer_creates_a_project_uploads_items_and_downloads_the_answers(
     expect(page.locator(".batch-status")).to_contain_text("Pending")
     expect(page.locator("#batch-state")).to_contain_text("Waiting for a background worker")
     screenshot("customer-batch-pending")
-    assert run_queued_jobs() == ["tasks.jobs.process_batch"]
+    assert run_queued_jobs() == ["durable.runner.run"]
+    assert Job.objects.get().key.startswith("tasks.process_batch:")
     expect(page.locator(".batch-status")).to_contain_text("Done")
     expect(page.locator("[data-batch=created]")).to_have_text("8")
     screenshot("customer-batch-done")
