@@ -7,6 +7,8 @@ too large for a bigint names no row.
 
 import re
 
+from rest_framework import serializers
+
 ASCII_DIGITS = re.compile(r"[0-9]{1,19}\Z")
 MAX_ID = 2**63 - 1
 
@@ -18,3 +20,27 @@ def parse_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if value <= MAX_ID else None
+
+
+class IdField(serializers.PrimaryKeyRelatedField):
+    """A reference to a row by its id, written as a JSON integer or a string of ASCII digits.
+
+    DRF's own field hands the value to the database as it came, where ``int`` reads an
+    Arabic-Indic one as 1 and fails on "²"; here both are an unknown id, as is one past a
+    bigint.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, int):
+            data = str(data)
+        if isinstance(data, str) and parse_id(data) is None:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer, whose foreign keys are read as ids by ``IdField``."""
+
+    serializer_related_field = IdField

@@ -80,3 +80,30 @@ def test_ids_in_api_paths_are_ascii_digits(customer, one):
                       ).status_code == 404
     assert client.get(f"/api/v1/orgs/{str(organization.pk).translate(script)}/members/"
                       ).status_code == 404
+
+
+@pytest.mark.parametrize("one", ["\u0661", "\uff11", "\u0967"])
+def test_ids_in_request_bodies_are_ascii_digits(customer, expert, one):
+    """A foreign key in a body names its row as a JSON integer or ASCII digits; the same id in
+    another script's digits, a superscript, a boolean or a number past a bigint names none."""
+    organization = factories.organization_of(customer)
+    project = factories.project(customer, items=2)
+    script = {ord("0") + n: ord(one) - 1 + n for n in range(10)}
+    owner, worker = client_for(customer), client_for(expert)
+    body = {"name": "Triage", "preset": "preference", "domain": "medicine-cardiology"}
+    projects = project.__class__.objects.count()
+    for reference in (str(organization.pk).translate(script), "²", True, 2**63,
+                      "99999999999999999999"):
+        response = owner.post("/api/v1/projects/", {**body, "organization": reference},
+                              format="json")
+        assert (response.status_code, list(response.json())) == (400, ["organization"])
+        response = worker.post("/api/v1/assignments/next/", {"project": reference},
+                               format="json")
+        assert (response.status_code, list(response.json())) == (400, ["project"])
+    assert project.__class__.objects.count() == projects
+    for reference in (organization.pk, str(organization.pk)):
+        response = owner.post("/api/v1/projects/", {**body, "organization": reference},
+                              format="json")
+        assert response.status_code == 201, response.json()
+    assert worker.post("/api/v1/assignments/next/", {"project": str(project.pk)},
+                       format="json").status_code == 201

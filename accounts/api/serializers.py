@@ -5,6 +5,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from config.ids import ModelSerializer
+
 from ..languages import normalize_language
 from ..models import Credential, Degree, Domain, Expertise, ExpertProfile, Membership
 
@@ -31,7 +33,7 @@ class TokenSerializer(serializers.Serializer):
     expiry = serializers.DateTimeField(allow_null=True)
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class DomainSerializer(ModelSerializer):
     parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
@@ -115,7 +117,7 @@ class CustomerSignupSerializer(SignupSerializer):
     organization = serializers.CharField(max_length=200)
 
 
-class ExpertiseSerializer(serializers.ModelSerializer):
+class ExpertiseSerializer(ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -124,7 +126,7 @@ class ExpertiseSerializer(serializers.ModelSerializer):
                   "suspended_until", "suspension_reason"]
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(ModelSerializer):
     class Meta:
         model = Credential
         fields = ["id", "degree", "field", "institution", "year", "evidence", "status",
@@ -132,7 +134,7 @@ class CredentialSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "reviewer_notes", "reviewed_at"]
 
 
-class ExpertProfileSerializer(serializers.ModelSerializer):
+class ExpertProfileSerializer(ModelSerializer):
     """The expert's own view (and staff's): everything about the profile, nothing secret."""
 
     id = serializers.IntegerField(source="user_id", read_only=True)
@@ -162,7 +164,7 @@ class ExpertProfileUpdateSerializer(serializers.Serializer):
                                help_text="Domain slugs to add as claims.")
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ModelSerializer):
     organization = serializers.IntegerField(source="organization_id", read_only=True)
     organization_name = serializers.CharField(source="organization.name", read_only=True)
 
@@ -171,7 +173,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["organization", "organization_name", "role"]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     expert_profile = ExpertProfileSerializer(read_only=True, allow_null=True)
     memberships = MembershipSerializer(many=True, read_only=True)
 
@@ -206,7 +208,7 @@ class MeUpdateSerializer(serializers.Serializer):
         return value
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ModelSerializer):
     user = serializers.IntegerField(source="user_id", read_only=True)
     username = serializers.CharField(source="user.username")
     role = serializers.ChoiceField(choices=Membership.Role.choices)

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
-from config.ids import parse_id
+from config.ids import ModelSerializer, parse_id
 from config.money import AmountField
 from tasks.models import Assignment
 
@@ -45,7 +45,7 @@ class DepositRequestSerializer(serializers.Serializer):
     reference = serializers.CharField(max_length=200)
 
 
-class DepositSerializer(serializers.ModelSerializer):
+class DepositSerializer(ModelSerializer):
     amount = AmountField(read_only=True)
 
     class Meta:
@@ -74,7 +74,7 @@ class BalanceSerializer(serializers.Serializer):
     by_project = ProjectSpendSerializer(many=True)
 
 
-class StatementLineSerializer(serializers.ModelSerializer):
+class StatementLineSerializer(ModelSerializer):
     """One transaction that touched the organization's funds. `available` and `reserved`
     are what it did to them (signed); `to_expert` and `fee` where spent money went."""
 
@@ -142,7 +142,7 @@ class BonusRequestSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(max_length=200)
 
 
-class BonusSerializer(serializers.ModelSerializer):
+class BonusSerializer(ModelSerializer):
     expert = PseudonymField()
     amount = AmountField(read_only=True, help_text="What the organization paid.")
     expert_receives = serializers.SerializerMethodField()
@@ -157,7 +157,7 @@ class BonusSerializer(serializers.ModelSerializer):
         return str(after_fee(obj.amount))
 
 
-class QualityBonusSerializer(serializers.ModelSerializer):
+class QualityBonusSerializer(ModelSerializer):
     rate = serializers.DecimalField(max_digits=4, decimal_places=3, min_value=0,
                                     max_value=1, coerce_to_string=True,
                                     help_text="Share of the price paid on top, e.g. 0.100.")
@@ -181,7 +181,7 @@ class PayoutRequestSerializer(serializers.Serializer):
     currency = Currency(required=False)
 
 
-class PayoutSerializer(serializers.ModelSerializer):
+class PayoutSerializer(ModelSerializer):
     amount = AmountField(read_only=True)
 
     class Meta:
@@ -208,7 +208,7 @@ class ProjectEarningsSerializer(serializers.Serializer):
     approved_tasks = serializers.IntegerField()
 
 
-class RejectionSerializer(serializers.ModelSerializer):
+class RejectionSerializer(ModelSerializer):
     """Rejected work; the reviewer's reason is the assignment's `review_comment`."""
 
     assignment = serializers.IntegerField(source="pk")
@@ -266,7 +266,7 @@ class DirectoryExpertiseSerializer(serializers.Serializer):
     trust = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=True)
 
 
-class DirectoryExpertSerializer(serializers.ModelSerializer):
+class DirectoryExpertSerializer(ModelSerializer):
     """An expert as customers see them: what they can do, never who they are."""
 
     id = serializers.SerializerMethodField(help_text="Pseudonymous id; invite with it.")
@@ -340,7 +340,7 @@ class InvitationRequestSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ProjectInvitationSerializer(serializers.ModelSerializer):
+class ProjectInvitationSerializer(ModelSerializer):
     """An invitation as the customer sees it."""
 
     expert = PseudonymField()
@@ -350,7 +350,7 @@ class ProjectInvitationSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "expert", "message", "status", "created_at", "responded_at"]
 
 
-class MyInvitationSerializer(serializers.ModelSerializer):
+class MyInvitationSerializer(ModelSerializer):
     """An invitation as the invited expert sees it."""
 
     project = ProjectSummarySerializer()
@@ -364,7 +364,7 @@ class ApplyRequestSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ApplicationSerializer(serializers.ModelSerializer):
+class ApplicationSerializer(ModelSerializer):
     """An application as the customer sees it: the applicant's anonymized card."""
 
     expert = PseudonymField()
@@ -381,7 +381,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
         return DirectoryExpertSerializer(self.context["cards"][obj.expert_id]).data
 
 
-class MyApplicationSerializer(serializers.ModelSerializer):
+class MyApplicationSerializer(ModelSerializer):
     class Meta:
         model = Application
         fields = ["id", "project", "message", "status", "created_at", "decided_at"]

@@ -15,6 +15,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.ids import ModelSerializer
 from tasks import schema
 from tasks.models import Item, Project
 from tasks.serializers import UploadErrorsSerializer
@@ -110,7 +111,7 @@ class JudgeSerializer(serializers.Serializer):
     questions = JudgeQuestionSerializer(many=True)
 
 
-class ReportSummarySerializer(serializers.ModelSerializer):
+class ReportSummarySerializer(ModelSerializer):
     class Meta:
         model = AgreementReport
         fields = ["id", "project", "status", "error", "created_at", "started_at",
@@ -145,7 +146,7 @@ class ReportSerializer(ReportSummarySerializer):
         optional_fields = fields[len(ReportSummarySerializer.Meta.fields):]
 
 
-class ReportAcceptedSerializer(serializers.ModelSerializer):
+class ReportAcceptedSerializer(ModelSerializer):
     class Meta:
         model = AgreementReport
         fields = ["id", "status"]

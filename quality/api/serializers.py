@@ -9,6 +9,7 @@ and the reversal, never another expert. QA views name experts by the project's p
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.ids import ModelSerializer
 from tasks.export import expert_pseudonym
 from tasks.serializers import DefinitionsField, DomainSlugField
 
@@ -47,14 +48,14 @@ class ExpertIdField(serializers.Field):
 
 # Qualification tests.
 
-class AttemptSummarySerializer(serializers.ModelSerializer):
+class AttemptSummarySerializer(ModelSerializer):
     class Meta:
         model = QualificationAttempt
         fields = ["id", "status", "score", "started_at", "expires_at", "submitted_at"]
         read_only_fields = fields
 
 
-class QualificationTestSerializer(serializers.ModelSerializer):
+class QualificationTestSerializer(ModelSerializer):
     """A test as experts browse it; `last_attempt` and `retry_at` are the caller's own."""
 
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -90,7 +91,7 @@ class QualificationItemInputSerializer(serializers.Serializer):
     gold = serializers.DictField(help_text="The reference answer: question name to value.")
 
 
-class QualificationTestCreateSerializer(serializers.ModelSerializer):
+class QualificationTestCreateSerializer(ModelSerializer):
     """Operators write a test with its items in one request."""
 
     domain = DomainSlugField()
@@ -106,14 +107,14 @@ class QualificationTestCreateSerializer(serializers.ModelSerializer):
                         "time_limit_s": {"min_value": 60}}
 
 
-class AttemptItemSerializer(serializers.ModelSerializer):
+class AttemptItemSerializer(ModelSerializer):
     class Meta:
         model = QualificationItem
         fields = ["id", "data"]
         read_only_fields = fields
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class AttemptSerializer(ModelSerializer):
     """An attempt as its expert sees it: the items to answer, never their gold answers."""
 
     test_name = serializers.CharField(source="test.name", read_only=True)
@@ -140,7 +141,7 @@ class AttemptSubmitSerializer(serializers.Serializer):
 
 # Rules and what they did.
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(ModelSerializer):
     description = serializers.SerializerMethodField()
 
     class Meta:
@@ -161,7 +162,7 @@ class RuleSerializer(serializers.ModelSerializer):
                 f"{rule.get_action_display().lower()}.")
 
 
-class QualityActionSerializer(serializers.ModelSerializer):
+class QualityActionSerializer(ModelSerializer):
     """An action as the customer's QA team sees it."""
 
     expert = serializers.SerializerMethodField()
@@ -194,7 +195,7 @@ class MyQualityActionSerializer(QualityActionSerializer):
         read_only_fields = fields
 
 
-class ActionBriefSerializer(serializers.ModelSerializer):
+class ActionBriefSerializer(ModelSerializer):
     class Meta:
         model = QualityAction
         fields = ["id", "action", "reason", "created_at"]
@@ -208,7 +209,7 @@ class ReverseSerializer(serializers.Serializer):
 
 # Reviews.
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ReviewSerializer(ModelSerializer):
     verdict = serializers.ChoiceField(choices=Review.Verdict.choices, allow_blank=True,
                                       read_only=True,
                                       help_text="Empty while the review waits for a decision.")
@@ -229,7 +230,7 @@ class OtherAnswerSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class QueueEntrySerializer(serializers.ModelSerializer):
+class QueueEntrySerializer(ModelSerializer):
     """One review waiting, with what the reviewer needs to decide it."""
 
     annotation = serializers.IntegerField(source="annotation_id", read_only=True)

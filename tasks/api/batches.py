@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from accounts.access import Action, require
 from config.exceptions import PayloadTooLarge
 from config.headers import idempotency_key
+from config.ids import ModelSerializer
 
 from .. import ingest
 from ..models import Batch, Project
@@ -28,7 +29,7 @@ from ..serializers import RowErrorSerializer, UploadErrorsSerializer
 IDEMPOTENCY_KEY_MAX_LENGTH = Batch._meta.get_field("idempotency_key").max_length
 
 
-class BatchSerializer(serializers.ModelSerializer):
+class BatchSerializer(ModelSerializer):
     errors = RowErrorSerializer(many=True, read_only=True)
 
     class Meta:
@@ -45,7 +46,7 @@ class BatchSerializer(serializers.ModelSerializer):
         }
 
 
-class BatchAcceptedSerializer(serializers.ModelSerializer):
+class BatchAcceptedSerializer(ModelSerializer):
     class Meta:
         model = Batch
         fields = ["id", "status"]

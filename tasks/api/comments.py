@@ -15,6 +15,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
 from accounts.models import Membership
+from config.ids import ModelSerializer
 
 from .. import services
 from ..export import expert_pseudonym
@@ -33,7 +34,7 @@ class CommentAuthorSerializer(serializers.Serializer):
                                            "or for an expert reader the role of a non-expert.")
 
 
-class CommentSerializer(serializers.ModelSerializer):
+class CommentSerializer(ModelSerializer):
     author = serializers.SerializerMethodField()
     mine = serializers.SerializerMethodField()
     body = serializers.CharField(max_length=10_000)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.models import Organization
+from config.ids import IdField, ModelSerializer
 from config.money import AmountField
 
 from ..models import Assignment, Item, Project
@@ -19,7 +20,7 @@ from ..serializers import DefinitionsField, DomainSlugField
 UNIT = {"min_value": Decimal(0), "max_value": Decimal(1)}
 
 
-class OrganizationField(serializers.PrimaryKeyRelatedField):
+class OrganizationField(IdField):
     """Only the caller's organizations exist here: another one is as unknown as a missing one,
     so that ids cannot be probed."""
 
@@ -30,7 +31,7 @@ class OrganizationField(serializers.PrimaryKeyRelatedField):
         return Organization.objects.visible_to(self.context["request"].user)
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     """A project as its customer reads and changes it; organization and preset are fixed at
     creation and the status moves only through the transition endpoints."""
 
@@ -78,7 +79,7 @@ class ProjectCreateSerializer(ProjectSerializer):
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(ModelSerializer):
     """An item as its customer sees it, gold answer included."""
 
     status = serializers.ChoiceField(choices=["open", "in_progress", "complete"],
@@ -107,14 +108,14 @@ class ProgressSerializer(serializers.Serializer):
     assigned = serializers.IntegerField(help_text="Leases held right now.")
 
 
-class AssignmentItemSerializer(serializers.ModelSerializer):
+class AssignmentItemSerializer(ModelSerializer):
     class Meta:
         model = Item
         fields = ["id", "data"]
         read_only_fields = fields
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(ModelSerializer):
     """What an expert sees of a lease: the item to answer, never whether it is gold."""
 
     project_name = serializers.CharField(source="project.name", read_only=True)
@@ -143,7 +144,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class NextRequestSerializer(serializers.Serializer):
-    project = serializers.PrimaryKeyRelatedField(
+    project = IdField(
         queryset=Project.objects.select_related("domain"), required=False, allow_null=True,
         error_messages={"does_not_exist": "Unknown project."},
         help_text="Work from this project only; without it, from any project you may do.")

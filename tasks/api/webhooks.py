@@ -11,11 +11,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from config.ids import ModelSerializer
+
 from .. import webhooks
 from ..models import Project, Webhook, WebhookDelivery
 
 
-class WebhookSerializer(serializers.ModelSerializer):
+class WebhookSerializer(ModelSerializer):
     url = serializers.URLField(max_length=500, help_text="An http:// or https:// URL.")
     events = serializers.ListField(child=serializers.ChoiceField(choices=Webhook.Event.choices),
                                    allow_empty=False)
@@ -34,7 +36,7 @@ class WebhookCreatedSerializer(WebhookSerializer):
         fields = [*WebhookSerializer.Meta.fields, "secret"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ModelSerializer):
     event = serializers.CharField(read_only=True,
                                   help_text="One of the webhook events, or `ping`.")
 
