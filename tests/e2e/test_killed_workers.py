@@ -1,13 +1,14 @@
 """Background jobs survive their worker being killed (durable.runner, durable.sweeper).
 
-Real ``qcluster`` processes on the Redis broker work on the test database; the test kills one
-with SIGKILL in the middle of a job and checks that the job ends once, with exactly its
-effect. The Redis broker never hands out again a job that a dead worker took, so what brings
+Real ``qcluster`` processes on the Redis broker (and, for the batch, on the ORM broker too)
+work on the test database; the test kills one with SIGKILL in the middle of a job and checks
+that the job ends once, with exactly its effect. The Redis broker never hands out again a job
+that a dead worker took, and the ORM broker only after ``Q_RETRY`` (12 minutes), so what brings
 the job back is the job table and the sweeper, which a replacement worker runs as it starts.
 
-The jobs are recorded by this process, whose own broker is not the cluster's; the cluster's
-first sweep sends them (a job the broker never delivered), one second after they were sent
-nowhere useful.
+The jobs are recorded by this process, whose own broker is the ORM's on the test database;
+with the Redis broker, the cluster's first sweep sends them (a job the broker never
+delivered), one second after they were sent nowhere useful.
 """
 
 import contextlib
@@ -35,13 +36,22 @@ ROWS = 100_000
 
 
 @pytest.fixture
-def start_cluster(redis_url, settings, tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
+def broker() -> str:
+    """The cluster's broker: Redis, as in production, unless a test asks for the ORM's."""
+    return "redis"
+
+
+@pytest.fixture
+def start_cluster(request, broker, settings,
+                  tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
     """Start a ``manage.py qcluster`` with one worker, a 3-second job lease and resends after
     a second; every cluster started is killed at the end. Their output goes to
     ``cluster-N.log`` and is printed when a test fails."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = server_env(tmp_path, REDIS_URL=redis_url, Q_WORKERS="1", JOB_LEASE_S="3",
-                     JOB_RESEND_AFTER_S="1", LOG_LEVEL="INFO")
+    env = server_env(tmp_path, Q_WORKERS="1", JOB_LEASE_S="3", JOB_RESEND_AFTER_S="1",
+                     LOG_LEVEL="INFO")
+    if broker == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
     clusters: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
@@ -89,6 +99,7 @@ def ended(key: str) -> Callable[[], Job | None]:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("broker", ["redis", "orm"])
 def test_a_batch_whose_worker_dies_mid_ingest_ends_done_once_with_exactly_its_rows(
         start_cluster, settings):
     owner = factories.customer()
