@@ -45,6 +45,7 @@ from django.utils import timezone
 from accounts.access import Action, require
 from config import jsonvalues
 from config.exceptions import Conflict, PayloadTooLarge
+from config.ids import is_whole_number
 from durable.runner import enqueue
 
 from .models import Batch, Item, Project
@@ -362,9 +363,9 @@ def _csv_record(row: dict, fields: list[dict]) -> Any:
             errors.append(("gold", _json_problem(exc)))
     priority = row.pop("priority", None)
     if priority:
-        try:
+        if is_whole_number(priority.strip()):
             record["priority"] = int(priority)
-        except ValueError:
+        else:
             errors.append(("priority", f"Must be a whole number, got {priority!r}."))
     record["data"], cell_errors = parse_csv_row(fields, row)
     errors += cell_errors

@@ -107,3 +107,26 @@ def test_ids_in_request_bodies_are_ascii_digits(customer, expert, one):
         assert response.status_code == 201, response.json()
     assert worker.post("/api/v1/assignments/next/", {"project": str(project.pk)},
                        format="json").status_code == 201
+
+
+@pytest.mark.parametrize("three", ["\u0663", "\uff13", "\u00b3"])
+def test_whole_numbers_in_bodies_and_queries_are_ascii_digits(customer, expert, three):
+    """Counts are read like ids: "3" and 3 are three; another script's 3 is refused by name."""
+    owner = client_for(customer)
+    body = {"name": "Triage", "preset": "preference", "domain": "medicine-cardiology",
+            "organization": factories.organization_of(customer).pk}
+    response = owner.post("/api/v1/projects/", {**body, "overlap": three}, format="json")
+    assert (response.status_code, list(response.json())) == (400, ["overlap"])
+    assert owner.post("/api/v1/projects/", {**body, "overlap": "3"},
+                      format="json").json()["overlap"] == 3
+    response = client_for(expert).patch(
+        "/api/v1/me/", {"expert_profile": {"weekly_availability_hours": three}}, format="json")
+    assert response.status_code == 400
+    assert "weekly_availability_hours" in str(response.json())
+    response = owner.get("/api/v1/experts/", {"verified_credentials": three})
+    assert (response.status_code, list(response.json())) == (400, ["verified_credentials"])
+    project = factories.project(customer, activate=False)
+    response = owner.post(f"/api/v1/projects/{project.pk}/batches/", [
+        {"external_id": "a", "data": factories.preference_data(1), "priority": three}],
+        format="json")
+    assert response.status_code == 400

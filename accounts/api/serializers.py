@@ -5,7 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from config.ids import ModelSerializer
+from config.ids import ModelSerializer, WholeNumberField
 
 from ..languages import normalize_language
 from ..models import Credential, Degree, Domain, Expertise, ExpertProfile, Membership
@@ -109,8 +109,8 @@ class ExpertSignupSerializer(SignupSerializer):
     bio = serializers.CharField(required=False, allow_blank=True, default="")
     timezone = serializers.ChoiceField(choices=sorted(TIMEZONES), required=False,
                                        default="UTC")
-    weekly_availability_hours = serializers.IntegerField(min_value=0, max_value=168,
-                                                         required=False, default=0)
+    weekly_availability_hours = WholeNumberField(min_value=0, max_value=168,
+                                                 required=False, default=0)
 
 
 class CustomerSignupSerializer(SignupSerializer):
@@ -158,8 +158,8 @@ class ExpertProfileUpdateSerializer(serializers.Serializer):
     languages = LanguagesField(allow_empty=False, required=False)
     bio = serializers.CharField(required=False, allow_blank=True)
     timezone = serializers.ChoiceField(choices=sorted(TIMEZONES), required=False)
-    weekly_availability_hours = serializers.IntegerField(min_value=0, max_value=168,
-                                                         required=False)
+    weekly_availability_hours = WholeNumberField(min_value=0, max_value=168,
+                                                 required=False)
     domains = DomainSlugsField(allow_empty=False, required=False,
                                help_text="Domain slugs to add as claims.")
 

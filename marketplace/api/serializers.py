@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
-from config.ids import ModelSerializer, parse_id
+from config.ids import ModelSerializer, WholeNumberField, parse_id
 from config.money import AmountField
 from tasks.models import Assignment
 
@@ -247,10 +247,10 @@ class DirectoryQuerySerializer(serializers.Serializer):
                                          max_value=1, required=False)
     degree = serializers.ChoiceField(choices=Degree.choices, required=False)
     language = serializers.CharField(max_length=16, required=False)
-    verified_credentials = serializers.IntegerField(min_value=0, required=False,
-                                                    help_text="At least this many.")
-    available_hours = serializers.IntegerField(min_value=0, max_value=168, required=False,
-                                               help_text="At least this many a week.")
+    verified_credentials = WholeNumberField(min_value=0, required=False,
+                                            help_text="At least this many.")
+    available_hours = WholeNumberField(min_value=0, max_value=168, required=False,
+                                       help_text="At least this many a week.")
 
     def validate_language(self, value):
         code = normalize_language(value)

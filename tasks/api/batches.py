@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from accounts.access import Action, require
 from config.exceptions import PayloadTooLarge
 from config.headers import idempotency_key
-from config.ids import ModelSerializer
+from config.ids import ModelSerializer, WholeNumberField
 
 from .. import ingest
 from ..models import Batch, Project
@@ -65,7 +65,7 @@ class ItemRowSerializer(serializers.Serializer):
         required=False,
         help_text="Makes this a gold item: reference answers keyed by question name (free "
                   "text questions excluded).")
-    priority = serializers.IntegerField(
+    priority = WholeNumberField(
         required=False, default=0, min_value=ingest.PRIORITY_RANGE[0],
         max_value=ingest.PRIORITY_RANGE[1], help_text="Higher is served first.")
 
