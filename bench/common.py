@@ -81,3 +81,23 @@ def result(name: str, value: float, unit: str, *, baseline: float | None = None,
             "baseline": None if baseline is None else _significant(baseline),
             "ratio": None if not baseline else round(value / baseline, 3),
             "target": target, **extra}
+
+
+def verified_experts(count: int, domain, operator) -> list:
+    """``count`` experts signed up through the services, verified by the operator and
+    qualified in the domain, so that routing admits them to its projects."""
+    from accounts import services as account_services
+    from accounts.models import ExpertProfile
+
+    experts = []
+    for n in range(count):
+        profile = account_services.signup_expert(
+            username=f"bench-expert-{n}", email=f"e{n}@bench.test", password="x",
+            full_name=f"Expert {n}", highest_degree="phd", field_of_study="Cardiology",
+            domains=[domain], languages=["en"])
+        account_services.set_verification(expert=profile, actor=operator,
+                                          verification=ExpertProfile.Verification.VERIFIED)
+        account_services.qualify_expertise(expert=profile, domain=domain, score=None,
+                                           source="operator")
+        experts.append(profile.user)
+    return experts

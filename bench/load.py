@@ -44,13 +44,13 @@ from django.test.utils import override_settings
 from knox.models import AuthToken
 
 from accounts import services as account_services
-from accounts.models import Domain, ExpertProfile, Membership
+from accounts.models import Domain, Membership
 from marketplace import services as money_services
 from tasks import services
 from tasks.models import Item
 
 from . import clients, invariants
-from .common import conninfo, result
+from .common import conninfo, result, verified_experts
 from .servers import Servers, cpu_seconds, machine_busy_seconds, serving
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -101,17 +101,7 @@ def _seed() -> dict:
         [Item(project=project, external_id=f"seed-{n}", overlap=OVERLAP, data=_item_data(n))
          for n in range(ITEMS)], batch_size=2000)
     services.transition_project(user=owner, project=project, action="activate")
-    experts = []
-    for n in range(EXPERTS):
-        profile = account_services.signup_expert(
-            username=f"bench-expert-{n}", email=f"e{n}@bench.test", password="x",
-            full_name=f"Expert {n}", highest_degree="phd", field_of_study="Cardiology",
-            domains=[domain], languages=["en"])
-        account_services.set_verification(expert=profile, actor=operator,
-                                          verification=ExpertProfile.Verification.VERIFIED)
-        account_services.qualify_expertise(expert=profile, domain=domain, score=None,
-                                           source="operator")
-        experts.append(profile.user)
+    experts = verified_experts(EXPERTS, domain, operator)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"project": project.pk, "organization": organization.pk,

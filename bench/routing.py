@@ -27,11 +27,13 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.models import Domain, ExpertProfile
+from accounts.models import Domain
 from tasks import services
 from tasks.models import Assignment, Item
 from tasks.routing import LEASE_SQL_POSTGRES, next_assignment
 from tasks.services import RECORD_ANSWER_SQL_POSTGRES
+
+from .common import verified_experts
 
 EXPERTS = 16
 OVERLAP = 3
@@ -65,17 +67,7 @@ def _setup():
         organization_name="Bench Org").user
     domain = Domain.objects.get(slug="medicine-cardiology")
     projects = [_loaded_project(owner, domain, name) for name in ("Routing bench", "Floor")]
-    experts = []
-    for n in range(EXPERTS):
-        profile = account_services.signup_expert(
-            username=f"bench-expert-{n}", email=f"e{n}@bench.test", password="x",
-            full_name=f"Expert {n}", highest_degree="phd", field_of_study="Cardiology",
-            domains=[domain], languages=["en"])
-        account_services.set_verification(expert=profile, actor=operator,
-                                          verification=ExpertProfile.Verification.VERIFIED)
-        account_services.qualify_expertise(expert=profile, domain=domain, score=None,
-                                           source="operator")
-        experts.append(profile.user)
+    experts = verified_experts(EXPERTS, domain, operator)
     # The statistics autovacuum would have gathered by the time a loaded project is worked.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
