@@ -6,4 +6,7 @@ class QualityConfig(AppConfig):
     verbose_name = "Quality"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        from . import (  # noqa: F401
+            exports,  # registers the consensus, dpo and sft export views
+            receivers,  # connects the signal receivers
+        )

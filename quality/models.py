@@ -318,6 +318,3 @@ class JudgeAnnotation(models.Model):
     def __str__(self) -> str:
         return f"{self.judge} on item {self.item_id}"
 
-
-# Registers the consensus, dpo and sft export views once the models they read exist.
-from . import exports  # noqa: E402, F401
