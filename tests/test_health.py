@@ -5,8 +5,6 @@ import pytest
 
 from tests.servers import CLOSED, get, gunicorn
 
-REDIS = "redis://127.0.0.1:6379/13"
-
 
 @pytest.mark.django_db
 def test_healthz_answers_without_touching_the_database(client, django_assert_num_queries):
@@ -62,8 +60,8 @@ def test_an_unreachable_cache_is_named(client, settings):
 
 
 @pytest.mark.postgres
-def test_ready_on_redis_and_postgresql(tmp_path):
-    with gunicorn(tmp_path, REDIS_URL=REDIS) as (url, _):
+def test_ready_on_redis_and_postgresql(tmp_path, redis_url):
+    with gunicorn(tmp_path, REDIS_URL=redis_url) as (url, _):
         response = get(f"{url}/readyz", headers={"Host": "10.0.3.7:8000"})
     assert response.status == 200
     assert response.json() == {"database": "ok", "broker": "ok", "cache": "ok"}
