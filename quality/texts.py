@@ -1,0 +1,132 @@
+"""Measures of written answers: how far a reviewer's fix moved an answer, how alike the
+answers to one item are, and which answers are unusually long, short, fast or slow.
+
+* Edit distance is Levenshtein's (insertions, deletions and substitutions of characters,
+  each costing one), from rapidfuzz. Normalised by the longer text it reads as "the share of
+  the answer the reviewer rewrote": 0 for an untouched answer, 1 for a complete rewrite.
+* Similarity is the cosine of TF-IDF vectors of words, which needs no downloaded language
+  model and treats every language that separates words alike. Inverse document frequencies
+  are learnt from all the answers to a question at once, so words every answer uses (the
+  prompt's own) weigh little against the words that make one answer differ from another.
+* The text consensus of an item is the answer most like the item's other answers (highest
+  mean similarity to them), with that mean as its confidence. Answers that share the highest
+  mean (always so with exactly two answers, and with two near-copies beside a stray) are
+  equally good representatives: the first of them stands for the item and the consensus
+  says it was tied, so a reader does not take it for the one the others chose.
+* Outliers are judged by the modified z-score of Iglewicz and Hoaglin (1993),
+  0.6745 (x - median) / MAD, beyond 3.5: the median and the median absolute deviation are
+  not dragged by the outliers they look for, as a mean and a standard deviation are. When
+  more than half the values are equal (MAD 0) the mean absolute deviation scaled by 1.2533
+  stands in for it, the fallback IBM SPSS documents. Lengths and times are skewed, so they
+  are judged on a log scale, where an answer ten times the median is as far out as one a
+  tenth of it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+# Iglewicz and Hoaglin's constants: 0.6745 is the 75% quantile of the standard normal, which
+# makes the MAD estimate the standard deviation of normal data; 3.5 is their cut-off.
+MAD_SCALE = 0.6745
+MEAN_AD_SCALE = 1.253314
+OUTLIER_Z = 3.5
+# Means of similarity closer than this are the same mean, computed in another order.
+TIE_TOLERANCE = 1e-9
+# Words of one character count too ("a", "x", digits): answers to short questions are short.
+WORD_PATTERN = r"(?u)\b\w+\b"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Characters inserted, deleted or substituted to turn ``a`` into ``b``."""
+    return Levenshtein.distance(a, b)
+
+
+def normalised_edit_distance(a: str, b: str) -> float:
+    """Edit distance over the longer text's length, on [0, 1]; 0 for two empty texts."""
+    return float(Levenshtein.normalized_distance(a, b))
+
+
+def tfidf_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
+    """One L2-normalised TF-IDF row per text, so that a row product is a cosine. Texts
+    without a single word (blank, punctuation only) get a zero row, similar to nothing."""
+    vectorizer = TfidfVectorizer(token_pattern=WORD_PATTERN, sublinear_tf=True,
+                                 strip_accents="unicode")
+    try:
+        return vectorizer.fit_transform(texts).tocsr()
+    except ValueError:
+        # Not one word in any text: scikit-learn refuses an empty vocabulary.
+        return sparse.csr_matrix((len(texts), 1))
+
+
+def similarity_matrix(vectors: sparse.spmatrix) -> np.ndarray:
+    """Cosine similarity of every pair of rows of ``tfidf_vectors``."""
+    return np.asarray((vectors @ vectors.T).todense(), dtype=float)
+
+
+@dataclass(frozen=True)
+class TextConsensus:
+    """An item's text consensus: the position of the chosen answer among the item's answers,
+    that answer's mean similarity to the others (the confidence), whether other answers
+    share that mean, and every answer's mean similarity to the others."""
+
+    index: int
+    confidence: float
+    tied: bool
+    mean_similarity: np.ndarray
+
+
+def consensus_of(similarities: np.ndarray) -> TextConsensus:
+    """The consensus of one item from its answers' similarity matrix (two answers or more)."""
+    n = len(similarities)
+    if n < 2:
+        raise ValueError("a text consensus needs at least two answers")
+    off_diagonal = similarities.sum(axis=1) - np.diag(similarities)
+    means = np.clip(off_diagonal / (n - 1), 0.0, 1.0)
+    best = float(means.max())
+    leaders = np.flatnonzero(means >= best - TIE_TOLERANCE)
+    return TextConsensus(int(leaders[0]), best, len(leaders) > 1, means)
+
+
+def text_consensus(groups: Sequence[Sequence[str]]) -> list[TextConsensus | None]:
+    """Per group of answers (one group per item) its consensus, or None for a group of fewer
+    than two answers. One vocabulary and one set of IDF weights serve every group."""
+    flat = [text for group in groups for text in group]
+    vectors = tfidf_vectors(flat) if flat else sparse.csr_matrix((0, 1))
+    out: list[TextConsensus | None] = []
+    start = 0
+    for group in groups:
+        end = start + len(group)
+        out.append(consensus_of(similarity_matrix(vectors[start:end]))
+                   if len(group) >= 2 else None)
+        start = end
+    return out
+
+
+def robust_z(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Modified z-score of each value (see the module doc); all zeros when every value is
+    the same."""
+    x = np.asarray(values, dtype=float)
+    if len(x) == 0:
+        return x
+    deviation = x - np.median(x)
+    mad = float(np.median(np.abs(deviation)))
+    if mad > 0:
+        return MAD_SCALE * deviation / mad
+    mean_ad = float(np.mean(np.abs(deviation)))
+    if mean_ad > 0:
+        return deviation / (MEAN_AD_SCALE * mean_ad)
+    return np.zeros_like(x)
+
+
+def outliers(values: Sequence[float] | np.ndarray, *, log: bool = True,
+             threshold: float = OUTLIER_Z) -> np.ndarray:
+    """Per value -1 (unusually low), 1 (unusually high) or 0. With ``log`` the values are
+    judged as log(1 + x), for lengths and durations (non-negative and skewed)."""
+    x = np.asarray(values, dtype=float)
+    z = robust_z(np.log1p(np.maximum(x, 0.0)) if log else x)
+    return np.where(z > threshold, 1, np.where(z < -threshold, -1, 0))
