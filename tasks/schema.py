@@ -29,8 +29,8 @@ _QUESTION_EXTRA_KEYS: dict[str, frozenset[str]] = {
     "label": frozenset({"options"}),
     "multi_label": frozenset({"options"}),
     "rating": frozenset({"min", "max", "level", "labels"}),
-    "ranking": frozenset({"field"}),
-    "pairwise": frozenset({"field", "strength"}),
+    "ranking": frozenset({"field", "models"}),
+    "pairwise": frozenset({"field", "strength", "models"}),
     "text": frozenset({"min_length", "max_length", "prefill"}),
     "spans": frozenset({"field", "options"}),
 }
@@ -261,6 +261,58 @@ def _check_comparable(
                           "field must be required")
 
 
+def _check_models(
+    models: Any, field: Any, where: str, who: str, fields: list[dict],
+    types: dict[str, str | None], errors: list[str],
+) -> None:
+    """`models` names the text_list field that says which model wrote each compared entry,
+    in the same order, so answers can rank models across items. Every item must carry it,
+    or the leaderboard would rest on whichever items happened to name their models."""
+    if not isinstance(models, str):
+        errors.append(f"{where}.models: {who} must name a text_list field holding one model "
+                      f"name per entry of {field!r}, got {_type_name(models)}")
+    elif models not in types:
+        errors.append(f"{where}.models: {who} refers to {models!r}, which is not a field of "
+                      "this project")
+    elif types[models] is not None and types[models] != "text_list":
+        errors.append(f"{where}.models: {who} needs a text_list field, but {models!r} is "
+                      f"{types[models]}")
+    elif models == field:
+        errors.append(f"{where}.models: {who} compares the entries of {field!r}, so the "
+                      "model names must be in another field")
+    elif any(f["name"] == models and not f["required"] for f in fields):
+        errors.append(f"{where}.models: {who} names the models of its entries in "
+                      f"{models!r}, so that field must be required")
+
+
+def _compared_settings(
+    kind: str, entry: dict, where: str, who: str, fields: list[dict],
+    types: dict[str, str | None], errors: list[str],
+) -> dict[str, Any]:
+    """Settings shared by ranking and pairwise questions. `models` is written out only when
+    given: a stored question without it, from before models could be named, reads the same
+    as one that names none."""
+    field = entry.get("field")
+    if field is None and kind == "pairwise":
+        field = next((f["name"] for f in fields if f["type"] == "text_list"), None)
+        if field is None:
+            errors.append(f"{where}.field: {who} compares two entries of a text_list "
+                          "field, but this project has none")
+            return {}
+    _check_field_ref(field, "text_list", where, who, types, errors)
+    _check_comparable(field, where, who, fields, errors)
+    settings: dict[str, Any] = {"field": field}
+    if kind == "pairwise":
+        strength = entry.get("strength", False)
+        if not isinstance(strength, bool):
+            errors.append(f"{where}.strength: must be true or false, got {_type_name(strength)}")
+        settings["strength"] = strength
+    if "models" in entry:
+        _check_models(entry["models"], field, where, who, fields, types, errors)
+        settings["models"] = entry["models"]
+    return settings
+
+
 def _check_length_bound(entry: dict, key: str, where: str, errors: list[str]) -> int | None:
     value = entry.get(key)
     if value is not None and (not _is_int(value) or value < 0):
@@ -294,25 +346,8 @@ def _question_settings(
         return {"options": _check_options(entry, where, who, 2, errors)}
     if kind == "rating":
         return _rating_settings(entry, where, who, errors)
-    if kind == "ranking":
-        field = entry.get("field")
-        _check_field_ref(field, "text_list", where, who, types, errors)
-        _check_comparable(field, where, who, fields, errors)
-        return {"field": field}
-    if kind == "pairwise":
-        field = entry.get("field")
-        if field is None:
-            field = next((f["name"] for f in fields if f["type"] == "text_list"), None)
-            if field is None:
-                errors.append(f"{where}.field: {who} compares two entries of a text_list "
-                              "field, but this project has none")
-                return {}
-        _check_field_ref(field, "text_list", where, who, types, errors)
-        _check_comparable(field, where, who, fields, errors)
-        strength = entry.get("strength", False)
-        if not isinstance(strength, bool):
-            errors.append(f"{where}.strength: must be true or false, got {_type_name(strength)}")
-        return {"field": field, "strength": strength}
+    if kind in ("ranking", "pairwise"):
+        return _compared_settings(kind, entry, where, who, fields, types, errors)
     if kind == "text":
         min_length = _check_length_bound(entry, "min_length", where, errors) or 0
         max_length = _check_length_bound(entry, "max_length", where, errors)
@@ -493,6 +528,23 @@ def _text_list_check(minimum: int, reason: str) -> FieldCheck:
     return check
 
 
+def _models_check(value: Any) -> str | None:
+    """Model names are what the leaderboard groups by, so a blank one would be a model."""
+    if not isinstance(value, list):
+        return _expected("a list of model names", value)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, str) or not entry.strip():
+            return (f"Entry [{index}] must be a model name (a non-blank string), "
+                    f"got {_show(entry)}.")
+    return None
+
+
+def model_fields(questions: list[dict]) -> frozenset[str]:
+    """The fields that say which model wrote each compared entry. An expert must not see
+    them: knowing which model wrote a completion biases the comparison it is asked for."""
+    return frozenset(q["models"] for q in questions if q.get("models"))
+
+
 def _messages_check(value: Any) -> str | None:
     if not isinstance(value, list):
         return _expected("a list of chat turns", value)
@@ -573,16 +625,22 @@ class ItemValidator:
 
     def __init__(self, fields: list[dict], questions: list[dict]) -> None:
         compared: dict[str, str] = {}
+        named: dict[tuple[str, str], str] = {}
         for question in questions:
             if question["kind"] in ("ranking", "pairwise"):
                 compared.setdefault(question["field"], question["name"])
+                if question.get("models"):
+                    named.setdefault((question["models"], question["field"]), question["name"])
+        models = {name for name, _ in named}
         checks: list[tuple[str, bool, FieldCheck]] = []
         for field in fields:
             name, field_type, required = field["name"], field["type"], field["required"]
             if field_type == "text":
                 check = _text_check(required)
             elif field_type == "text_list":
-                if name in compared:
+                if name in models:
+                    check = _models_check
+                elif name in compared:
                     check = _text_list_check(
                         2, f"entries because question {compared[name]!r} compares them"
                     )
@@ -598,6 +656,7 @@ class ItemValidator:
         )
         self._answer_checks = _answer_checks(questions)
         self._text_questions = frozenset(q["name"] for q in questions if q["kind"] == "text")
+        self._named = list(named.items())
 
     def validate(self, data: Any) -> list[tuple[str, str]]:
         """Return (field, message) pairs, at most one per field; empty when the item is fine."""
@@ -617,7 +676,24 @@ class ItemValidator:
             errors.extend(
                 (str(key), self._unknown_field) for key in data if key not in self._field_names
             )
+        if self._named:
+            errors.extend(self._model_count_errors(data, errors))
         return errors
+
+    def _model_count_errors(self, data: dict, errors: list[tuple[str, str]]) -> list:
+        """One model per compared entry, checked once both fields are otherwise fine."""
+        failed = {field for field, _ in errors}
+        found = []
+        for (models, field), question in self._named:
+            if models in failed or field in failed or models not in data or field not in data:
+                continue
+            if len(data[models]) != len(data[field]):
+                found.append((models, (
+                    f"Names {len(data[models])} model{'' if len(data[models]) == 1 else 's'} "
+                    f"but {field!r} has {len(data[field])} "
+                    f"entries; question {question!r} needs one model per entry, in order.")))
+                failed.add(models)
+        return found
 
     def validate_gold(self, data: dict, gold: Any) -> list[tuple[str, str]]:
         """Return (question, message) pairs for a gold answer to an already valid item.

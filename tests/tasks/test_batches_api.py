@@ -10,6 +10,7 @@ from django_q.conf import Conf
 
 from accounts.models import Membership
 from tasks.models import Batch, Item, Project
+from tasks.schema import PRESETS
 from tests import factories
 from tests.conftest import client_for
 
@@ -110,6 +111,24 @@ def test_bad_rows_answer_400_with_row_errors_and_store_nothing(owner, project):
     ]}
     assert items_of(project) == 0
     assert Batch.objects.count() == 0
+
+
+def test_a_row_naming_too_few_models_is_a_400_naming_the_row_and_field(customer, owner):
+    fields = [*PRESETS["preference"]["fields"], {"name": "models", "type": "text_list"}]
+    project = factories.project(customer, activate=False, fields=fields, questions=[
+        {"name": "better", "kind": "pairwise", "field": "completions", "models": "models"}])
+    named = {"prompt": "p", "completions": ["a", "b"], "models": ["m-1", "m-2"]}
+    rows = [{"external_id": "q-1", "data": named},
+            {"external_id": "q-2", "data": {**named, "models": ["m-1"]}}]
+    response = post_json(owner, project, rows)
+    assert response.status_code == 400
+    assert response.json() == {"errors": [
+        {"row": 2, "field": "models", "message": "Names 1 model but 'completions' has 2 "
+                                                 "entries; question 'better' needs one model "
+                                                 "per entry, in order."},
+    ]}
+    assert items_of(project) == 0
+    assert post_json(owner, project, rows[:1]).status_code == 201
 
 
 def test_csv_errors_count_data_rows_after_the_header(owner, project):

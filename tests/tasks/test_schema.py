@@ -11,6 +11,7 @@ from tasks.schema import (
     ItemValidator,
     SchemaError,
     build_schema,
+    model_fields,
     parse_csv_row,
     validate_answer,
 )
@@ -270,6 +271,47 @@ def test_pairwise_strength_must_be_boolean():
         {"name": "b", "kind": "pairwise", "strength": 3},
     ])
     assert message == "questions[0].strength: must be true or false, got integer"
+
+
+MODELS = [*LIST, {"name": "models", "type": "text_list"}]
+
+
+@pytest.mark.parametrize("kind", ["ranking", "pairwise"])
+def test_a_compared_question_may_name_the_models_of_its_entries(kind):
+    _, questions = build_schema(None, MODELS, [
+        {"name": "cmp", "kind": kind, "field": "completions", "models": "models"},
+    ])
+    assert questions[0]["models"] == "models"
+
+
+def test_a_question_without_models_is_stored_as_before():
+    _, questions = build_schema("preference", None, None)
+    assert questions[0] == {"name": "better", "kind": "pairwise", "required": True,
+                            "field": "completions", "strength": False}
+
+
+@pytest.mark.parametrize(("models", "message"), [
+    (3, "questions[0].models: pairwise question 'b' must name a text_list field holding one "
+        "model name per entry of 'completions', got integer"),
+    ("who", "questions[0].models: pairwise question 'b' refers to 'who', which is not a field "
+            "of this project"),
+    ("prompt", "questions[0].models: pairwise question 'b' needs a text_list field, but "
+               "'prompt' is text"),
+    ("completions", "questions[0].models: pairwise question 'b' compares the entries of "
+                    "'completions', so the model names must be in another field"),
+])
+def test_models_must_name_another_text_list_field(models, message):
+    assert only_error("questions", fields=LIST, questions=[
+        {"name": "b", "kind": "pairwise", "models": models},
+    ]) == message
+
+
+def test_the_models_field_must_be_required():
+    fields = [*LIST, {"name": "models", "type": "text_list", "required": False}]
+    assert only_error("questions", fields=fields, questions=[
+        {"name": "order", "kind": "ranking", "field": "completions", "models": "models"},
+    ]) == ("questions[0].models: ranking question 'order' names the models of its entries in "
+           "'models', so that field must be required")
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -566,6 +608,52 @@ def test_compared_text_list_needs_two_entries(kind):
     assert validator.validate({"prompt": "p", "completions": ["a"]}) == [
         ("completions", "Needs at least 2 entries because question 'cmp' compares them, got 1."),
     ]
+
+
+def models_validator(kind="pairwise") -> ItemValidator:
+    return item_validator(MODELS, [
+        {"name": "cmp", "kind": kind, "field": "completions", "models": "models"},
+    ])
+
+
+@pytest.mark.parametrize("kind", ["ranking", "pairwise"])
+def test_an_item_names_one_model_per_entry(kind):
+    validator = models_validator(kind)
+    item = {"prompt": "p", "completions": ["a", "b", "c"], "models": ["m1", "m2", "m1"]}
+    assert validator.validate(item) == []
+    assert validator.validate({**item, "models": ["m1", "m2"]}) == [
+        ("models", "Names 2 models but 'completions' has 3 entries; question 'cmp' needs one "
+                   "model per entry, in order."),
+    ]
+
+
+@pytest.mark.parametrize(("models", "message"), [
+    ("m1", "Must be a list of model names, got string."),
+    (["m1", " "], 'Entry [1] must be a model name (a non-blank string), got " ".'),
+    (["m1", None], "Entry [1] must be a model name (a non-blank string), got null."),
+])
+def test_model_names_are_non_blank_strings(models, message):
+    item = {"prompt": "p", "completions": ["a", "b"], "models": models}
+    assert models_validator().validate(item) == [("models", message)]
+
+
+def test_model_counts_are_not_compared_when_a_field_is_already_wrong():
+    item = {"prompt": "p", "completions": ["a"], "models": ["m1", "m2"]}
+    assert models_validator().validate(item) == [
+        ("completions", "Needs at least 2 entries because question 'cmp' compares them, got 1."),
+    ]
+    assert models_validator().validate({"prompt": "p", "completions": ["a", "b"]}) == [
+        ("models", "This field is required."),
+    ]
+
+
+def test_model_fields_are_the_ones_questions_name():
+    _, questions = build_schema(None, MODELS, [
+        {"name": "cmp", "kind": "pairwise", "models": "models"},
+        {"name": "order", "kind": "ranking", "field": "completions"},
+    ])
+    assert model_fields(questions) == {"models"}
+    assert model_fields(build_schema("preference", None, None)[1]) == frozenset()
 
 
 @pytest.mark.parametrize(("value", "message"), [
