@@ -57,6 +57,9 @@ class Project(models.Model):
     instructions = models.TextField(blank=True)
     fields = models.JSONField()
     questions = models.JSONField()
+    rubric = models.JSONField(
+        default=list, blank=True,
+        help_text="Criteria a QA lead scores a reviewed answer on (tasks.rubric).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     overlap = models.PositiveSmallIntegerField(default=1)
     max_overlap = models.PositiveSmallIntegerField(default=1)

@@ -20,6 +20,7 @@ from config.transactions import retried_on_deadlock
 from . import schema
 from .models import Annotation, Assignment, Comment, Item, Project
 from .routing import release
+from .rubric import build_rubric
 from .signals import (
     annotation_submitted,
     assignment_approved,
@@ -44,12 +45,20 @@ def _check_overlap(values: dict[str, Any]) -> None:
 @transaction.atomic
 def create_project(*, user, organization: Organization, name: str, domain: Domain,
                    preset: str | None = None, fields: list | None = None,
-                   questions: list | None = None, **options: Any) -> Project:
+                   questions: list | None = None, rubric: list | None = None,
+                   **options: Any) -> Project:
     require(user, Action.EDIT_PROJECTS, organization)
+    errors: dict[str, list[str]] = {}
     try:
         fields, questions = schema.build_schema(preset, fields, questions)
     except schema.SchemaError as exc:
-        raise ValidationError(exc.errors) from exc
+        errors.update(exc.errors)
+    try:
+        rubric = build_rubric(rubric)
+    except schema.SchemaError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
     unknown = set(options) - SETTINGS_FIELDS
     if unknown:
         raise ValidationError({name: ["Unknown project setting."] for name in unknown})
@@ -58,7 +67,7 @@ def create_project(*, user, organization: Organization, name: str, domain: Domai
     _check_overlap(values)
     return Project.objects.create(organization=organization, name=name, domain=domain,
                                   preset=preset or "", fields=fields, questions=questions,
-                                  created_by=user, **values)
+                                  rubric=rubric, created_by=user, **values)
 
 
 @transaction.atomic
@@ -75,6 +84,11 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
             changes["fields"], changes["questions"] = schema.build_schema(
                 None, changes.get("fields", project.fields),
                 changes.get("questions", project.questions))
+        except schema.SchemaError as exc:
+            raise ValidationError(exc.errors) from exc
+    if "rubric" in changes:
+        try:
+            changes["rubric"] = build_rubric(changes["rubric"])
         except schema.SchemaError as exc:
             raise ValidationError(exc.errors) from exc
     _check_overlap({"overlap": changes.get("overlap", project.overlap),

@@ -39,15 +39,21 @@ class ProjectSerializer(ModelSerializer):
     domain = DomainSlugField(required=False)
     fields = DefinitionsField(required=False)
     questions = DefinitionsField(required=False)
+    rubric = DefinitionsField(
+        required=False,
+        help_text="Criteria a QA lead scores reviewed answers on: "
+                  '[{"name": "accuracy", "description": "...", "min": 1, "max": 5}]; '
+                  "min and max default to 1 and 5. Empty: no rubric.")
     price_per_item = AmountField(min_value=0, max_digits=12, required=False,
                                  help_text="Paid per approved task, in `currency`.")
 
     class Meta:
         model = Project
         fields = ["id", "organization", "name", "preset", "domain", "instructions", "fields",
-                  "questions", "status", "overlap", "max_overlap", "gold_rate", "review_rate",
-                  "min_degree", "min_trust", "assignment_ttl_s", "auto_approve_after_s",
-                  "price_per_item", "currency", "visibility", "require_qualification",
+                  "questions", "rubric", "status", "overlap", "max_overlap", "gold_rate",
+                  "review_rate", "min_degree", "min_trust", "assignment_ttl_s",
+                  "auto_approve_after_s", "price_per_item", "currency", "visibility",
+                  "require_qualification",
                   "agreement_threshold", "rating_spread_threshold", "created_at", "updated_at"]
         read_only_fields = ["id", "preset", "status", "created_at", "updated_at"]
         extra_kwargs = {
