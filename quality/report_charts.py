@@ -76,8 +76,10 @@ def alpha_chart(questions: list[dict]) -> dict | None:
 
 
 def expert_chart(experts: list[dict]) -> dict | None:
-    """Two bars per expert: agreement with the consensus of the others, and gold accuracy."""
-    if not experts:
+    """Two bars per expert: agreement with the consensus of the others, and gold accuracy;
+    None when no expert has either (a project of written answers only, without gold)."""
+    if not any(e["agreement_with_consensus"] is not None or e["gold_accuracy"] is not None
+               for e in experts):
         return None
     shown = experts[:MAX_EXPERTS_DRAWN]
     scale = _Scale(0.0, 1.0)
@@ -145,6 +147,45 @@ def judges_table(judges: list[dict], questions: list[dict]) -> dict | None:
     return {"questions": names, "rows": rows}
 
 
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _outliers(counts: dict, low: str, high: str) -> str:
+    parts = [f"{counts[key]} {word}" for key, word in (("low", low), ("high", high))
+             if counts[key]]
+    return ", ".join(parts) or "none"
+
+
+def _written_row(label: str, figures: dict, criteria: list[str]) -> dict:
+    """One line of a written-answers table, formatted for reading."""
+    return {
+        "label": label, "answers": figures["answers"], "reviewed": figures["reviewed"],
+        "accepted": _share(figures["acceptance_rate"]), "fixed": _share(figures["fix_rate"]),
+        "rejected": _share(figures["rejection_rate"]),
+        "rewritten": _share(figures["mean_fix_distance"]),
+        "rubric": [_number(figures["rubric"].get(name)) for name in criteria],
+        "median_length": _number(figures["median_length"], 0),
+        "median_seconds": _number(figures["median_seconds"], 0),
+        "length_outliers": _outliers(figures["length_outliers"], "short", "long"),
+        "time_outliers": _outliers(figures["time_outliers"], "fast", "slow"),
+        "similarity": _number(figures["similarity_to_others"]),
+    }
+
+
+def written_tables(written: list[dict]) -> list[dict]:
+    """Per text question: a row per expert and one for all of them, and the consensus."""
+    return [{"question": q["question"], "answers": q["answers"], "items": q["items"],
+             "experts_count": q["experts_count"], "criteria": q["rubric_criteria"],
+             "rows": [_written_row(e["expert"], e, q["rubric_criteria"]) for e in q["experts"]],
+             "total": _written_row("All experts", q, q["rubric_criteria"]),
+             "consensus": q["consensus"]} for q in written]
+
+
 def report_charts(result: dict) -> dict:
     """Everything the report template draws, from a done report's figures."""
     return {
@@ -155,4 +196,5 @@ def report_charts(result: dict) -> dict:
         "expert_chart": expert_chart(result["experts"]),
         "confusion_charts": [confusion_chart(c) for c in result.get("confusion", [])],
         "judges_table": judges_table(result.get("judges", []), result["questions"]),
+        "written_tables": written_tables(result.get("written", [])),
     }
