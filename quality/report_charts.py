@@ -20,6 +20,9 @@ MAX_EXPERTS_DRAWN = 40
 CELL = 40
 GOOD, TENTATIVE, POOR = "#2e7d32", "#f9a825", "#c62828"
 AGREEMENT_COLOUR, GOLD_COLOUR = "#1565c0", "#ef6c00"
+BOARD_WIDTH = 260
+BOARD_HEIGHT = 22
+BOARD_PAD = 8
 
 
 def _fmt(value: float | None) -> str:
@@ -186,6 +189,50 @@ def written_tables(written: list[dict]) -> list[dict]:
              "consensus": q["consensus"]} for q in written]
 
 
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def leaderboard_tables(sections: list[dict]) -> list[dict]:
+    """Per question naming models: its leaderboard rows, strongest first, each with the
+    geometry of a small inline SVG drawing the strength's interval as a bar on a scale
+    shared by the question's models, with zero (an average model) marked."""
+    tables = []
+    for section in sections:
+        rows = section["rows"]
+        bounds = [v for row in rows for v in (*row["interval"], row["strength"])] + [0.0]
+        low, high = min(bounds), max(bounds)
+        span = (high - low) or 1.0
+
+        def x(value: float, low: float = low, span: float = span) -> float:
+            return round(BOARD_PAD + (value - low) / span * (BOARD_WIDTH - 2 * BOARD_PAD), 1)
+
+        drawn = []
+        for rank, row in enumerate(rows, 1):
+            lo, hi = row["interval"]
+            drawn.append({
+                **row, "rank": rank, "strength_text": _signed(row["strength"]),
+                "interval_text": f"[{_signed(lo)}, {_signed(hi)}]",
+                "win_rate_text": _share(row["win_rate"]),
+                "p_beats_next_text": _share(row["p_beats_next"]),
+                "ahead_of_next_text": _share(row["ahead_of_next"]),
+                "bar": {"x": x(lo), "width": max(x(hi) - x(lo), 1.0), "point": x(row["strength"]),
+                        "label": f"{row['model']}: {_signed(row['strength'])}, 95% interval "
+                                 f"{_signed(lo)} to {_signed(hi)}"},
+            })
+        tables.append({
+            "question": section["question"], "kind": section["kind"],
+            "models_field": section["models_field"], "items": section["items"],
+            "comparisons": section["comparisons"], "connected": section["connected"],
+            "replicates": section["bootstrap"]["replicates"],
+            "seed": section["bootstrap"]["seed"], "rows": drawn,
+            "width": BOARD_WIDTH, "height": BOARD_HEIGHT, "mid": BOARD_HEIGHT / 2,
+            "zero": x(0.0), "colour": AGREEMENT_COLOUR,
+            "scale": f"{_signed(low)} to {_signed(high)}",
+        })
+    return tables
+
+
 def report_charts(result: dict) -> dict:
     """Everything the report template draws, from a done report's figures."""
     return {
@@ -197,4 +244,5 @@ def report_charts(result: dict) -> dict:
         "confusion_charts": [confusion_chart(c) for c in result.get("confusion", [])],
         "judges_table": judges_table(result.get("judges", []), result["questions"]),
         "written_tables": written_tables(result.get("written", [])),
+        "leaderboard_tables": leaderboard_tables(result.get("leaderboard", [])),
     }
