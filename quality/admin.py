@@ -18,7 +18,7 @@ from config.exceptions import Conflict
 from tasks import schema
 from tasks.admin import ReadOnlyAdmin
 
-from . import services
+from . import qualifications, rules
 from .models import (
     QualificationAttempt,
     QualificationItem,
@@ -84,7 +84,7 @@ class QualificationItemFormSet(forms.BaseInlineFormSet):
         rows = [{"data": form.cleaned_data.get("data"), "gold": form.cleaned_data.get("gold")}
                 for form in self.forms
                 if form.cleaned_data and not form.cleaned_data.get("DELETE")]
-        problems = services.check_qualification_items(fields, questions, rows)
+        problems = qualifications.check_qualification_items(fields, questions, rows)
         if problems:
             raise ValidationError(problems)
 
@@ -143,7 +143,7 @@ class QualityRuleForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if {"metric", "value"} <= set(cleaned):
-            services.check_rule(cleaned)
+            rules.check_rule(cleaned)
         return cleaned
 
 
@@ -197,7 +197,7 @@ class QualityActionAdmin(ReadOnlyAdmin):
             done = 0
             for action in queryset:
                 try:
-                    services.reverse_action(action_id=action.pk, user=request.user, note=note)
+                    rules.reverse_action(action_id=action.pk, user=request.user, note=note)
                 except Conflict as exc:
                     self.message_user(request, f"Action {action.pk}: {exc.message}",
                                       messages.WARNING)

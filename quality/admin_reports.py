@@ -12,8 +12,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from .models import AgreementReport
-from .report import request_report, schedule
 from .report_charts import report_charts
+from .reporting import request_report, schedule
 
 
 @admin.register(AgreementReport)

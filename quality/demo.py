@@ -14,7 +14,7 @@ from accounts.demo import ORG_QA_LEAD, ORGANIZATION, Demo
 from tasks.demo import CARDIOLOGY_PROJECT, CONTRACTS_PROJECT, ML_PROJECT
 from tasks.models import Annotation, Assignment, Project
 
-from . import jobs, services
+from . import jobs, reviews
 from .models import AgreementReport, Review
 
 User = get_user_model()
@@ -41,11 +41,11 @@ def work(demo: Demo) -> None:
                 for project in Project.objects.filter(organization__name=ORGANIZATION)}
     for name, external_ids in ACCEPTED:
         for annotation in waiting(projects[name], external_ids):
-            services.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
+            reviews.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
                                        verdict=Review.Verdict.ACCEPT)
     for name, external_id, reason in REJECTED:
         for annotation in waiting(projects[name], [external_id]):
-            services.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
+            reviews.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
                                        verdict=Review.Verdict.REJECT, comment=reason)
     for project in projects.values():
         if project.overlap > 1:

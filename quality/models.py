@@ -1,6 +1,8 @@
 """Quality evidence: gold results, trust, qualification tests, rules and what they did,
 reviews, agreement reports and machine judges' answers."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -246,6 +248,8 @@ class Review(models.Model):
 
     # Queue order: what a rule forced first, then disputes, then the sample.
     PRIORITY = {Reason.RULE: 30, Reason.DISPUTED: 20, Reason.MANUAL: 15, Reason.SAMPLE: 10}
+    # How long after a rejection a QA lead may still overturn it.
+    OVERTURN_WINDOW = timedelta(days=30)
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE,
                                    related_name="reviews")

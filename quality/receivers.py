@@ -6,9 +6,9 @@ from django.dispatch import receiver
 
 from tasks.signals import annotation_submitted
 
-from . import services
+from . import submission
 
 
 @receiver(annotation_submitted, dispatch_uid="quality.check_submission")
 def check_submission(sender, annotation, reached_overlap=True, **kwargs) -> None:
-    services.check_submission(annotation, reached_overlap=reached_overlap)
+    submission.check_submission(annotation, reached_overlap=reached_overlap)

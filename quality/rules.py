@@ -1,309 +1,264 @@
-"""The metrics quality rules read, and how a rule's verdict is put into words.
+"""Quality rules: their definitions, what they do to an expert, and undoing it.
 
-Every metric is measured for one expert on one project over a window: their last N answers
-or their last N days, and never before `since` (the moment a QA lead last reversed what the
-rule did, so that a reversal is a fresh start rather than an invitation to act again at once).
-A measurement carries its evidence, the number of observations behind it, because a rule
-acts only on at least `min_evidence` of them.
-
-What an observation is, per metric:
-
-* gold_accuracy: a gold answer's score (GoldResult); the value is their mean.
-* gold_accuracy_lower: the same scores; the value is the 5% lower bound of the Beta
-  posterior (quality.trust), which a few lucky answers cannot lift.
-* median_seconds: an answered assignment with a duration.
-* agreement_with_consensus: an answer on a complete item that can be compared with the
-  OTHER experts' answers there; see `answer_agreement`.
-* skip_rate: an assignment the expert skipped or answered.
-* rejection_rate: an answer a reviewer decided on; rejected ones count against the expert
-  (a rejection later overturned does not).
+A rule reads one metric (quality.metrics) for one expert over a window and, when the value
+breaches its threshold on enough evidence, acts: flag, require review of all the expert's
+work, remove the expert from the project, or suspend the expertise that admits them. Each
+action is recorded with its reason in words and stays live until a QA lead reverses it.
 """
 
-import statistics
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tasks.export import expert_pseudonym
+from accounts.access import Action, require
+from accounts.models import Domain, Expertise
+from config.exceptions import Conflict
+from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Project, ProjectExpert
+from tasks.routing import admitting, release
 
-from . import trust
-from .models import GoldResult, QualityAction, QualityRule, Review
-
-COMPARED_KINDS = ("label", "pairwise", "rating")
-# A rating within this distance of the others' median agrees with them.
-RATING_TOLERANCE = 1
-
-METRIC_WORDS = {
-    QualityRule.Metric.GOLD_ACCURACY: "Gold accuracy",
-    QualityRule.Metric.GOLD_ACCURACY_LOWER: "Gold accuracy (lower bound)",
-    QualityRule.Metric.MEDIAN_SECONDS: "Median seconds per task",
-    QualityRule.Metric.AGREEMENT: "Agreement with consensus",
-    QualityRule.Metric.SKIP_RATE: "Skip rate",
-    QualityRule.Metric.REJECTION_RATE: "Rejection rate",
-}
-COMPARATOR_WORDS = {
-    QualityRule.Comparator.LT: "is below",
-    QualityRule.Comparator.LTE: "is at or below",
-    QualityRule.Comparator.GT: "is above",
-    QualityRule.Comparator.GTE: "is at or above",
-}
-RATE_METRICS = frozenset(set(QualityRule.Metric) - {QualityRule.Metric.MEDIAN_SECONDS})
+from . import metrics
+from .models import QualityAction, QualityRule, Review
+from .review_queue import decide, enqueue_reviews
 
 
-@dataclass(frozen=True)
-class Measurement:
-    value: float | None
-    evidence: int
+def check_rule(values: dict[str, Any]) -> None:
+    """Settings a rule's fields cannot check alone: rates are shares, counts positive."""
+    value = Decimal(values["value"])
+    if values["metric"] in metrics.RATE_METRICS and not 0 <= value <= 1:
+        raise ValidationError({"value": ["This metric is a share between 0 and 1."]})
+    if value < 0:
+        raise ValidationError({"value": ["Must not be negative."]})
+    if values.get("window_size", 1) < 1:
+        raise ValidationError({"window_size": ["Must be at least 1."]})
+    if values.get("suspend_days", 1) < 1:
+        raise ValidationError({"suspend_days": ["Must be at least 1."]})
 
 
-# Comparing one answer with the other experts' answers, without the database.
-
-def choice(value: Any) -> Any:
-    """A pairwise answer's side; its strength does not decide agreement."""
-    return value["choice"] if isinstance(value, dict) else value
+RULE_FIELDS = {"name", "metric", "window", "window_size", "min_evidence", "comparator", "value",
+               "action", "suspend_days", "active"}
 
 
-def answer_agreement(questions: Sequence[dict], answer: dict,
-                     others: Iterable[dict]) -> float | None:
-    """Share of the answer's comparable questions on which it matches the other experts.
+@transaction.atomic
+def create_rule(*, user, project: Project, metric: str, comparator: str, value: Decimal,
+                action: str, **options: Any) -> QualityRule:
+    """Declare "if <metric> over <window> <comparator> <value> then <action>"; `options`
+    are the other rule settings (name, window, window_size, min_evidence, suspend_days)."""
+    require(user, Action.REVIEW, project.organization_id)
+    unknown = set(options) - RULE_FIELDS
+    if unknown:
+        raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
+    values = {"metric": metric, "comparator": comparator, "value": value, "action": action,
+              **options}
+    check_rule(values)
+    return QualityRule.objects.create(project=project, created_by=user, **values)
 
-    Label and pairwise answers match when they are the others' majority value (pairwise
-    strength is ignored; with the others tied there is no majority and the question is not
-    compared); ratings match within RATING_TOLERANCE of the others' median. Other kinds
-    have no single right answer to match and are skipped. None when nothing was compared.
+
+@transaction.atomic
+def update_rule(*, user, rule: QualityRule, **changes: Any) -> QualityRule:
+    """Change a rule; what it already did stays on record (and live) until reversed."""
+    rule = QualityRule.objects.select_for_update().get(pk=rule.pk)
+    require(user, Action.REVIEW, rule.project.organization_id)
+    unknown = set(changes) - RULE_FIELDS
+    if unknown:
+        raise ValidationError({name: ["Unknown rule setting."] for name in sorted(unknown)})
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    check_rule({name: getattr(rule, name) for name in RULE_FIELDS})
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def delete_rule(*, user, rule: QualityRule) -> None:
+    """Delete a rule; its actions stay on record, and live until a QA lead reverses them."""
+    require(user, Action.REVIEW, rule.project.organization_id)
+    rule.delete()
+
+
+@transaction.atomic(savepoint=False)
+def evaluate_rules(project: Project, expert_id: int, *,
+                   now: datetime | None = None) -> list[QualityAction]:
+    """Apply the project's active rules to one expert; returns the actions taken.
+
+    A rule with a live action on the expert waits until a QA lead reverses it, and after a
+    reversal it reads only what the expert did since, so it never acts twice on one state.
+    Experts removed from the project are left alone: nothing they do there can change.
     """
-    others = list(others)
-    compared = matched = 0
-    for question in questions:
-        kind, name = question["kind"], question["name"]
-        if kind not in COMPARED_KINDS or answer.get(name) is None:
+    now = now or timezone.now()
+    if ProjectExpert.objects.filter(project=project, expert_id=expert_id,
+                                    access=ProjectExpert.Access.REMOVED).exists():
+        return []
+    active = list(QualityRule.objects.filter(project=project, active=True))
+    live: set[int] = set()
+    since: dict[int, datetime] = {}
+    for rule_id, reversed_at in QualityAction.objects.filter(
+            rule__in=active, expert_id=expert_id).values_list("rule_id", "reversed_at"):
+        if reversed_at is None:
+            live.add(rule_id)
+        elif rule_id not in since or reversed_at > since[rule_id]:
+            since[rule_id] = reversed_at
+    taken = []
+    for rule in active:
+        if rule.pk in live:
             continue
-        values = [other[name] for other in others if other.get(name) is not None]
-        if not values:
+        measurement = metrics.measure(rule, project, expert_id, since=since.get(rule.pk),
+                                      now=now)
+        if (measurement.value is None or measurement.evidence < rule.min_evidence
+                or not metrics.breaches(rule.comparator, measurement.value, float(rule.value))):
             continue
-        if kind == "rating":
-            compared += 1
-            matched += abs(answer[name] - statistics.median(values)) <= RATING_TOLERANCE
-            continue
-        ranked = Counter(choice(v) for v in values).most_common(2)
-        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            continue
-        compared += 1
-        matched += choice(answer[name]) == ranked[0][0]
-    return matched / compared if compared else None
+        action = _act(rule, project, expert_id, measurement, now)
+        if action is not None:
+            taken.append(action)
+            if action.action == QualityRule.Action.REMOVE:
+                break
+    return taken
 
 
-def breaches(comparator: str, value: float, threshold: float) -> bool:
-    return {
-        QualityRule.Comparator.LT: value < threshold,
-        QualityRule.Comparator.LTE: value <= threshold,
-        QualityRule.Comparator.GT: value > threshold,
-        QualityRule.Comparator.GTE: value >= threshold,
-    }[comparator]
+def _act(rule: QualityRule, project: Project, expert_id: int,
+         measurement: metrics.Measurement, now: datetime) -> QualityAction | None:
+    try:
+        with transaction.atomic():
+            action = QualityAction.objects.create(
+                rule=rule, project=project, expert_id=expert_id, action=rule.action,
+                reason=metrics.describe(rule, measurement), metric_value=measurement.value,
+                details={"metric": rule.metric, "evidence": measurement.evidence})
+    except IntegrityError:  # a concurrent evaluation acted on the same finding first
+        return None
+    EFFECTS[rule.action](action, project, now)
+    action.save(update_fields=["details"])
+    return action
 
 
-def _number(metric: str, value: float) -> str:
-    return f"{value:.1f}" if metric == QualityRule.Metric.MEDIAN_SECONDS else f"{value:.2f}"
+def _flag(action: QualityAction, project: Project, now: datetime) -> None:
+    """A flag only records the finding, for the QA lead and the expert to see."""
 
 
-def describe(rule: QualityRule, measurement: Measurement) -> str:
-    """The rule's finding in words the expert and the QA lead read, e.g. "Gold accuracy
-    0.45 over the last 20 answers is below 0.60"."""
-    if rule.window == QualityRule.Window.DAYS:
-        days = "day" if rule.window_size == 1 else f"{rule.window_size} days"
-        answers = "1 answer" if measurement.evidence == 1 else f"{measurement.evidence} answers"
-        window = f"over the last {days} ({answers})"
-    elif measurement.evidence == 1:
-        window = "over the last answer"
-    else:
-        window = f"over the last {measurement.evidence} answers"
-    return (f"{METRIC_WORDS[rule.metric]} {_number(rule.metric, measurement.value)} {window} "
-            f"{COMPARATOR_WORDS[rule.comparator]} {_number(rule.metric, float(rule.value))}")
+def _require_review(action: QualityAction, project: Project, now: datetime) -> None:
+    roster, _ = ProjectExpert.objects.select_for_update().get_or_create(
+        project=project, expert_id=action.expert_id)
+    roster.review_all = True
+    roster.save(update_fields=["review_all", "updated_at"])
+    waiting = list(Annotation.objects.filter(
+        project=project, expert_id=action.expert_id,
+        assignment__status=Assignment.Status.SUBMITTED).values_list("pk", flat=True))
+    enqueue_reviews(waiting, project_id=project.pk, reason=Review.Reason.RULE)
+    action.details["queued_for_review"] = len(waiting)
 
 
-# Measuring an expert on a project.
-
-@dataclass(frozen=True)
-class Window:
-    """The last `size` observations, or those of the last `size` days; never before `since`.
-    """
-
-    kind: str
-    size: int
-    since: datetime | None = None
-    now: datetime | None = None
-
-    def apply(self, queryset: QuerySet, time_field: str, order: Sequence[str]) -> QuerySet:
-        if self.since is not None:
-            queryset = queryset.filter(**{f"{time_field}__gt": self.since})
-        queryset = queryset.order_by(*order)
-        if self.kind == QualityRule.Window.DAYS:
-            start = (self.now or timezone.now()) - timedelta(days=self.size)
-            return queryset.filter(**{f"{time_field}__gte": start})
-        return queryset[:self.size]
-
-
-def _gold_scores(project: Project, expert_id: int, window: Window) -> list[float]:
-    rows = GoldResult.objects.filter(project=project, expert_id=expert_id)
-    return list(window.apply(rows, "created_at", ["-created_at", "-id"])
-                .values_list("score", flat=True))
+def _remove(action: QualityAction, project: Project, now: datetime) -> None:
+    roster, created = ProjectExpert.objects.select_for_update().get_or_create(
+        project=project, expert_id=action.expert_id,
+        defaults={"access": ProjectExpert.Access.REMOVED, "reason": action.reason})
+    action.details["previous_access"] = None if created else roster.access
+    roster.access, roster.reason = ProjectExpert.Access.REMOVED, action.reason
+    roster.save(update_fields=["access", "reason", "updated_at"])
+    mine = Assignment.objects.filter(project=project, expert_id=action.expert_id)
+    voided = list(mine.filter(status=Assignment.Status.SUBMITTED).order_by("pk")
+                  .values_list("pk", flat=True))
+    for assignment_id in voided:
+        task_services.reject_assignment(Assignment(pk=assignment_id))
+    for annotation in Annotation.objects.filter(assignment_id__in=voided):
+        decide(annotation, reviewer=None, verdict=Review.Verdict.REJECT,
+                comment=f"Voided: you were removed from the project. {action.reason}.",
+                now=now)
+    leases = list(mine.select_for_update().filter(status=Assignment.Status.ASSIGNED))
+    release(leases, status=Assignment.Status.EXPIRED, now=now)
+    action.details["voided_assignments"] = voided
+    action.details["released_assignments"] = [lease.pk for lease in leases]
 
 
-def gold_accuracy(project: Project, expert_id: int, window: Window) -> Measurement:
-    scores = _gold_scores(project, expert_id, window)
-    return Measurement(statistics.fmean(scores) if scores else None, len(scores))
+def _suspend(action: QualityAction, project: Project, now: datetime) -> None:
+    """Suspend every expertise that admits the expert to the project (the domain's own, its
+    parent's and its subdomains'), since any one of them lets routing through."""
+    until = now + timedelta(days=action.rule.suspend_days)
+    parent_id = Domain.objects.values_list("parent_id", flat=True).get(pk=project.domain_id)
+    changed = []
+    for expertise in Expertise.objects.select_for_update(of=("self",)).filter(
+            admitting(project.domain_id, parent_id), expert_id=action.expert_id):
+        changed.append({"id": expertise.pk, "until": until.isoformat(),
+                        "previous_until": expertise.suspended_until.isoformat()
+                        if expertise.suspended_until else None,
+                        "previous_reason": expertise.suspension_reason})
+        expertise.suspended_until = max(until, expertise.suspended_until or until)
+        expertise.suspension_reason = action.reason
+        expertise.save(update_fields=["suspended_until", "suspension_reason"])
+    action.details["suspended_until"] = until.isoformat()
+    action.details["expertise"] = changed
 
 
-def gold_accuracy_lower(project: Project, expert_id: int, window: Window) -> Measurement:
-    scores = _gold_scores(project, expert_id, window)
-    return Measurement(trust.from_scores(scores).lower if scores else None, len(scores))
-
-
-ANSWERED = (Assignment.Status.SUBMITTED, Assignment.Status.APPROVED,
-            Assignment.Status.REJECTED)
-
-
-def median_seconds(project: Project, expert_id: int, window: Window) -> Measurement:
-    rows = Assignment.objects.filter(project=project, expert_id=expert_id, status__in=ANSWERED,
-                                     duration_s__isnull=False)
-    durations = list(window.apply(rows, "submitted_at", ["-submitted_at", "-id"])
-                     .values_list("duration_s", flat=True))
-    return Measurement(statistics.median(durations) if durations else None, len(durations))
-
-
-def skip_rate(project: Project, expert_id: int, window: Window) -> Measurement:
-    rows = Assignment.objects.filter(project=project, expert_id=expert_id,
-                                     status__in=(*ANSWERED, Assignment.Status.SKIPPED))
-    statuses = list(window.apply(rows, "leased_at", ["-leased_at", "-id"])
-                    .values_list("status", flat=True))
-    skipped = sum(status == Assignment.Status.SKIPPED for status in statuses)
-    return Measurement(skipped / len(statuses) if statuses else None, len(statuses))
-
-
-def rejection_rate(project: Project, expert_id: int, window: Window) -> Measurement:
-    # Reviews decided by a person; the ones a rule closed when it removed the expert are not
-    # a reviewer's judgement of the work.
-    reviews = Review.objects.filter(project=project, annotation__expert_id=expert_id,
-                                    reviewer__isnull=False).exclude(verdict="")
-    statuses = list(window.apply(reviews, "decided_at", ["-decided_at", "-id"])
-                    .values_list("annotation_id", "annotation__assignment__status"))
-    latest = dict(reversed(statuses))  # one verdict per annotation: where it stands now
-    rejected = sum(status == Assignment.Status.REJECTED for status in latest.values())
-    return Measurement(rejected / len(latest) if latest else None, len(latest))
-
-
-def complete_item_answers(project: Project) -> QuerySet[Annotation]:
-    """Counted answers on the project's complete, non-gold items."""
-    return Annotation.objects.filter(
-        project=project, assignment__status__in=Assignment.COUNTED, item__is_gold=False,
-        item__annotated__gte=F("item__overlap"))
-
-
-def agreement_by_expert(project: Project, own: QuerySet[Annotation]) -> dict[int, list[float]]:
-    """Per expert, the agreement of each of their answers in `own` (answers on complete
-    items, see `complete_item_answers`) with the other experts' answers on the same item."""
-    mine = list(own.values_list("expert_id", "item_id", "answer"))
-    others: dict[int, list[tuple[int, dict]]] = defaultdict(list)
-    # A subquery rather than a list of ids: an expert may have answered thousands of items.
-    rows = complete_item_answers(project).filter(item_id__in=own.values("item_id"))
-    for expert_id, item_id, answer in rows.values_list("expert_id", "item_id", "answer"):
-        others[item_id].append((expert_id, answer))
-    scores: dict[int, list[float]] = defaultdict(list)
-    for expert_id, item_id, answer in mine:
-        score = answer_agreement(project.questions, answer,
-                                 (a for e, a in others[item_id] if e != expert_id))
-        if score is not None:
-            scores[expert_id].append(score)
-    return scores
-
-
-def agreement_with_consensus(project: Project, expert_id: int, window: Window) -> Measurement:
-    own = window.apply(complete_item_answers(project).filter(expert_id=expert_id),
-                       "created_at", ["-created_at", "-id"])
-    scores = agreement_by_expert(project, own)[expert_id]
-    return Measurement(statistics.fmean(scores) if scores else None, len(scores))
-
-
-METRICS = {
-    QualityRule.Metric.GOLD_ACCURACY: gold_accuracy,
-    QualityRule.Metric.GOLD_ACCURACY_LOWER: gold_accuracy_lower,
-    QualityRule.Metric.MEDIAN_SECONDS: median_seconds,
-    QualityRule.Metric.AGREEMENT: agreement_with_consensus,
-    QualityRule.Metric.SKIP_RATE: skip_rate,
-    QualityRule.Metric.REJECTION_RATE: rejection_rate,
+EFFECTS = {
+    QualityRule.Action.FLAG: _flag,
+    QualityRule.Action.REQUIRE_REVIEW: _require_review,
+    QualityRule.Action.REMOVE: _remove,
+    QualityRule.Action.SUSPEND: _suspend,
 }
 
 
-def measure(rule: QualityRule, project: Project, expert_id: int, *,
-            since: datetime | None = None, now: datetime | None = None) -> Measurement:
-    """The rule's metric for the expert over the rule's window."""
-    window = Window(rule.window, rule.window_size, since, now)
-    return METRICS[rule.metric](project, expert_id, window)
+def _other_live(action: QualityAction) -> bool:
+    return QualityAction.objects.filter(
+        project_id=action.project_id, expert_id=action.expert_id, action=action.action,
+        reversed_at__isnull=True).exclude(pk=action.pk).exists()
 
 
-def expert_stats(project: Project, expert_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Everything the project's expert list shows, for a page of experts, over all their
-    work on the project: a handful of grouped queries, not a few per expert."""
-    stats: dict[int, dict[str, Any]] = {
-        pk: {"annotations": 0, "gold_answered": 0, "gold_accuracy": None,
-             "gold_accuracy_lower": trust.PRIOR.lower,
-             "agreement_with_consensus": None, "median_seconds": None, "skip_rate": None}
-        for pk in expert_ids}
-    assignments = Assignment.objects.filter(project=project, expert_id__in=expert_ids)
-    durations: dict[int, list[float]] = defaultdict(list)
-    counts: dict[int, Counter] = defaultdict(Counter)
-    for expert_id, status, duration in assignments.values_list("expert_id", "status",
-                                                               "duration_s"):
-        counts[expert_id][status] += 1
-        if status in ANSWERED and duration is not None:
-            durations[expert_id].append(duration)
-    gold: dict[int, list[float]] = defaultdict(list)
-    for expert_id, score in GoldResult.objects.filter(
-            project=project, expert_id__in=expert_ids).values_list("expert_id", "score"):
-        gold[expert_id].append(score)
-    agreement = agreement_by_expert(
-        project, complete_item_answers(project).filter(expert_id__in=expert_ids))
-    for expert_id, row in stats.items():
-        answered = sum(counts[expert_id][status] for status in ANSWERED)
-        skipped = counts[expert_id][Assignment.Status.SKIPPED]
-        row["annotations"] = answered
-        row["skip_rate"] = skipped / (skipped + answered) if skipped + answered else None
-        if durations[expert_id]:
-            row["median_seconds"] = statistics.median(durations[expert_id])
-        if gold[expert_id]:
-            row["gold_answered"] = len(gold[expert_id])
-            row["gold_accuracy"] = statistics.fmean(gold[expert_id])
-            row["gold_accuracy_lower"] = trust.from_scores(gold[expert_id]).lower
-        if agreement[expert_id]:
-            row["agreement_with_consensus"] = statistics.fmean(agreement[expert_id])
-    return stats
+def _undo_review(action: QualityAction) -> str:
+    if _other_live(action):
+        return "Another live action still has all of this expert's work reviewed."
+    ProjectExpert.objects.filter(project_id=action.project_id,
+                                 expert_id=action.expert_id).update(review_all=False)
+    return ("New work is no longer reviewed as a rule; annotations already in the review "
+            "queue stay there.")
 
 
-def experts_on(project: Project) -> QuerySet:
-    """Ids of the experts who worked on the project or stand on its roster."""
-    return (Assignment.objects.filter(project=project).order_by().values("expert_id")
-            .union(ProjectExpert.objects.filter(project=project).order_by()
-                   .values("expert_id")))
+def _undo_remove(action: QualityAction) -> str:
+    voided = len(action.details.get("voided_assignments", []))
+    kept = (f" The {voided} annotation(s) voided by the removal stay voided; a QA lead may "
+            f"overturn each rejection within {Review.OVERTURN_WINDOW.days} days." if voided else "")
+    if _other_live(action):
+        return "Another live action still keeps the expert off the project." + kept
+    ProjectExpert.objects.filter(project_id=action.project_id,
+                                 expert_id=action.expert_id).update(
+        access=ProjectExpert.Access.ALLOWED, reason="", updated_at=timezone.now())
+    return "The expert may work on the project again." + kept
 
 
-def expert_rows(project: Project, expert_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """The project's expert list for a page of experts, in the given order: each one's
-    figures (``expert_stats``), pseudonym, standing on the roster and the quality actions in
-    force on them. Both the REST API and the workspace show these rows."""
-    stats = expert_stats(project, expert_ids)
-    roster = {row.expert_id: row for row in
-              ProjectExpert.objects.filter(project=project, expert_id__in=expert_ids)}
-    flags: dict[int, list[QualityAction]] = {pk: [] for pk in expert_ids}
-    for flag in QualityAction.objects.filter(project=project, expert_id__in=expert_ids,
-                                             reversed_at__isnull=True):
-        flags[flag.expert_id].append(flag)
-    return [{**stats[pk], "expert_id": pk, "expert": expert_pseudonym(project.pk, pk),
-             "access": roster[pk].access if pk in roster else None,
-             "review_all": roster[pk].review_all if pk in roster else False,
-             "flags": flags[pk]} for pk in expert_ids]
+def _undo_suspend(action: QualityAction) -> str:
+    lifted = 0
+    for change in action.details.get("expertise", []):
+        previous = change["previous_until"]
+        # A suspension set later than this one is someone else's decision: leave it.
+        lifted += Expertise.objects.filter(
+            pk=change["id"], suspended_until=datetime.fromisoformat(change["until"])).update(
+            suspended_until=datetime.fromisoformat(previous) if previous else None,
+            suspension_reason=change["previous_reason"])
+    return "The suspension was lifted." if lifted else "A later suspension remains in force."
+
+
+UNDO = {
+    QualityRule.Action.FLAG: lambda action: "The flag was withdrawn.",
+    QualityRule.Action.REQUIRE_REVIEW: _undo_review,
+    QualityRule.Action.REMOVE: _undo_remove,
+    QualityRule.Action.SUSPEND: _undo_suspend,
+}
+
+
+@transaction.atomic
+def reverse_action(*, action_id: int, user, note: str = "") -> QualityAction:
+    """A QA lead undoes what a rule did: re-allow, stop reviewing everything, lift the
+    suspension. Voided annotations stay voided (each may be overturned on its own)."""
+    action = (QualityAction.objects.select_for_update(of=("self",))
+              .select_related("project__organization").get(pk=action_id))
+    require(user, Action.REVIEW, action.project.organization_id)
+    if action.reversed_at is not None:
+        raise Conflict("This action was already reversed.", code="already_reversed")
+    action.reversed_at, action.reversed_by = timezone.now(), user
+    action.reversal_note = note.strip()
+    action.save(update_fields=["reversed_at", "reversed_by", "reversal_note"])
+    action.details["reversal"] = UNDO[action.action](action)
+    action.save(update_fields=["details"])
+    return action
+

@@ -5,7 +5,8 @@ fractional successes: a half-right multi-label answer should move trust half as 
 as a fully right one, not be rounded to a hit or a miss.
 """
 
-from collections.abc import Callable, Iterable
+import statistics
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from scipy.stats import kendalltau
@@ -84,3 +85,28 @@ def score_answer(question: dict, answer: Any, gold: Any) -> float | None:
     except KeyError:
         raise ValueError(f"unknown question kind {kind!r}") from None
     return scorer(question, answer, gold)
+
+
+def score_against_gold(questions: Sequence[dict], answer: dict,
+                       gold: dict) -> tuple[float | None, dict[str, float]]:
+    """Mean score over the questions the gold answer covers, and the score of each.
+
+    Free text cannot be scored and is left out; a question the gold covers but the expert
+    left unanswered scores 0. None when nothing could be scored.
+    """
+    per_question: dict[str, float] = {}
+    for question in questions:
+        name = question["name"]
+        if name not in gold:
+            continue
+        if answer.get(name) is None:
+            if question["kind"] != "text":
+                per_question[name] = 0.0
+            continue
+        score = score_answer(question, answer[name], gold[name])
+        if score is not None:
+            per_question[name] = score
+    if not per_question:
+        return None, per_question
+    return statistics.fmean(per_question.values()), per_question
+

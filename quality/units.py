@@ -324,3 +324,52 @@ def build_units(
         annotator_idx=ann[keep],
         values=values[keep].astype(float),
     )
+
+
+def is_answer(value: Any, kind: str) -> bool:
+    """Whether a value answers a question: free text must hold more than blanks."""
+    if kind == "text":
+        return isinstance(value, str) and bool(value.strip())
+    return value is not None
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's index. Database ids (and pair keys of a few
+    annotators) are dense enough that a presence table beats sorting."""
+    if len(values) == 0:
+        return values, values
+    low, high = int(values.min()), int(values.max())
+    if high - low > 4 * len(values):
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[values - low] = True
+    index = np.cumsum(present) - 1
+    return np.flatnonzero(present) + low, index[values - low]
+
+
+def scalar_units(question: dict, item: np.ndarray, expert: np.ndarray,
+                  codes: np.ndarray) -> Units:
+    """The Units build_units makes for a label, rating or pairwise question, from the
+    codes the database computed for rows sorted by item, then expert."""
+    name, kind = question["name"], question["kind"]
+    keep = ~np.isnan(codes)
+    codes = codes[keep]
+    if kind == "label" and np.any(codes < 0):
+        raise ValueError(f"an answer to {name!r} is not one of {question.get('options')}")
+    if not np.all(np.isfinite(codes)):
+        raise ValueError(f"an answer to {name!r} is not a valid {kind} answer")
+    meta = question
+    if kind == "pairwise" and question.get("strength"):
+        top = question.get("max_strength") or max(1, int(np.abs(codes).max(initial=1)))
+        meta = {**question, "max_strength": top}
+    template = build_units([], meta)
+    domain = template.value_domain
+    if np.any((codes < domain[0]) | (codes > domain[-1]) | (codes != np.round(codes))):
+        raise ValueError(f"an answer to {name!r} lies outside {list(domain)}")
+    item_ids, unit = factorize(item[keep])
+    annotator_ids, annotator = factorize(expert[keep])
+    return Units(kind=kind, level=template.level, value_domain=domain,
+                 value_labels=template.value_labels, annotator_ids=annotator_ids,
+                 item_ids=item_ids, unit_item=np.arange(len(item_ids)),
+                 unit_part=np.zeros(len(item_ids), np.int64), unit_idx=unit,
+                 annotator_idx=annotator, values=codes)

@@ -137,9 +137,9 @@ def answered(expert_user, project, answer: dict | None = None):
 
 def reviewed(annotation, reviewer, verdict: str, *, comment: str = "", answer=None):
     """A QA lead's verdict on an annotation, through the review service."""
-    from quality import services as quality_services
+    from quality import reviews
 
-    return quality_services.review_annotation(annotation_id=annotation.pk, reviewer=reviewer,
+    return reviews.review_annotation(annotation_id=annotation.pk, reviewer=reviewer,
                                               verdict=verdict, comment=comment, answer=answer)
 
 

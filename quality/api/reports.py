@@ -21,7 +21,7 @@ from tasks.models import Item, Project
 from tasks.serializers import UploadErrorsSerializer
 
 from ..models import AgreementReport, JudgeAnnotation
-from ..report import request_report
+from ..reporting import request_report
 
 JUDGE_ROWS_LIMIT = 10_000
 MAX_ROW_ERRORS = 100

@@ -13,6 +13,7 @@ from config.ids import ModelSerializer
 from tasks.export import expert_pseudonym
 from tasks.serializers import DefinitionsField, DomainSlugField
 
+from ..metrics import COMPARATOR_WORDS, METRIC_WORDS
 from ..models import (
     QualificationAttempt,
     QualificationItem,
@@ -21,8 +22,7 @@ from ..models import (
     QualityRule,
     Review,
 )
-from ..rules import COMPARATOR_WORDS, METRIC_WORDS
-from ..services import retry_at
+from ..qualifications import retry_at
 
 UNIT = {"min_value": 0, "max_value": 1}
 

@@ -19,7 +19,7 @@ from rest_framework.routers import SimpleRouter
 
 from tasks.models import Annotation, Assignment, Project
 
-from .. import rules, services
+from .. import metrics, qualifications, reviews, rules
 from ..models import QualificationAttempt, QualificationTest, QualityAction, QualityRule, Review
 from ..review_queue import waiting_reviews
 from . import serializers as s
@@ -77,7 +77,7 @@ class QualificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def create(self, request, *args, **kwargs):
         serializer = s.QualificationTestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        test = services.create_qualification_test(user=request.user,
+        test = qualifications.create_qualification_test(user=request.user,
                                                   **serializer.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=test.pk)).data,
                         status=status.HTTP_201_CREATED)
@@ -90,7 +90,7 @@ class QualificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def attempts(self, request, pk=None):
         """Start an attempt: the test's items are drawn and the clock starts."""
-        attempt = services.start_attempt(test_id=self.get_object().pk, user=request.user)
+        attempt = qualifications.start_attempt(test_id=self.get_object().pk, user=request.user)
         return Response(s.AttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
 
 
@@ -117,7 +117,7 @@ class AttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         """Answer every item at once; the score decides the qualification."""
         serializer = s.AttemptSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        attempt = services.submit_attempt(attempt_id=self.get_object().pk, user=request.user,
+        attempt = qualifications.submit_attempt(attempt_id=self.get_object().pk, user=request.user,
                                           answers=serializer.validated_data["answers"])
         return Response(s.AttemptSerializer(self.get_queryset().get(pk=attempt.pk)).data)
 
@@ -141,7 +141,7 @@ class ProjectRuleViewSet(mixins.ListModelMixin, mixins.CreateModelMixin,
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rule = services.create_rule(user=request.user, project=project_of(request, kwargs),
+        rule = rules.create_rule(user=request.user, project=project_of(request, kwargs),
                                     **serializer.validated_data)
         return Response(s.RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
@@ -166,12 +166,12 @@ class RuleViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
     def partial_update(self, request, *args, **kwargs):
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        rule = services.update_rule(user=request.user, rule=serializer.instance,
+        rule = rules.update_rule(user=request.user, rule=serializer.instance,
                                     **serializer.validated_data)
         return Response(s.RuleSerializer(rule).data)
 
     def perform_destroy(self, instance):
-        services.delete_rule(user=self.request.user, rule=instance)
+        rules.delete_rule(user=self.request.user, rule=instance)
 
 
 # Quality actions.
@@ -209,7 +209,7 @@ class QualityActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         """
         serializer = s.ReverseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reversed_ = services.reverse_action(action_id=self.get_object().pk, user=request.user,
+        reversed_ = rules.reverse_action(action_id=self.get_object().pk, user=request.user,
                                             note=serializer.validated_data["note"])
         return Response(self.get_serializer(reversed_).data)
 
@@ -267,7 +267,7 @@ class AnnotationReviewViewSet(viewsets.GenericViewSet):
         required) or fix (your answer replaces the expert's and the work is approved)."""
         serializer = s.ReviewRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        review = services.review_annotation(annotation_id=self.get_object().pk,
+        review = reviews.review_annotation(annotation_id=self.get_object().pk,
                                             reviewer=request.user, **serializer.validated_data)
         return Response(s.ReviewSerializer(review).data)
 
@@ -287,7 +287,7 @@ class AnnotationReviewViewSet(viewsets.GenericViewSet):
         """Approve rejected work after all, within 30 days of the rejection."""
         serializer = s.OverturnSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        review = services.overturn(annotation_id=self.get_object().pk, user=request.user,
+        review = reviews.overturn(annotation_id=self.get_object().pk, user=request.user,
                                    note=serializer.validated_data["note"])
         return Response(s.ReviewSerializer(review).data)
 
@@ -305,12 +305,12 @@ class ProjectExpertsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Project.objects.none()
         self.project = project_of(self.request, self.kwargs)
-        return rules.experts_on(self.project).order_by("expert_id")
+        return metrics.experts_on(self.project).order_by("expert_id")
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         rows = [{**row, "expert_id": row["expert_id"] if request.user.is_staff else None}
-                for row in rules.expert_rows(self.project, [row["expert_id"] for row in page])]
+                for row in metrics.expert_rows(self.project, [row["expert_id"] for row in page])]
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 

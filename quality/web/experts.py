@@ -18,7 +18,7 @@ from accounts import access
 from config.workspace import page, perform, render
 from tasks.models import Project
 
-from .. import rules, services
+from .. import metrics, rules
 from ..models import QualityAction
 
 PER_PAGE = 50
@@ -34,7 +34,7 @@ class UndoForm(forms.Form):
 def project_experts(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project.objects.visible_to(request.user)
                                 .select_related("organization"), pk=project_id)
-    experts = Paginator(rules.experts_on(project).order_by("expert_id"), PER_PAGE).get_page(
+    experts = Paginator(metrics.experts_on(project).order_by("expert_id"), PER_PAGE).get_page(
         request.GET.get("page"))
     ids = [row["expert_id"] for row in experts.object_list]
     actions: dict[int, list[QualityAction]] = {pk: [] for pk in ids}
@@ -42,7 +42,7 @@ def project_experts(request: HttpRequest, project_id: int) -> HttpResponse:
                    .select_related("rule", "reversed_by")):
         actions[action.expert_id].append(action)
     rows = [{**row, "actions": actions[row["expert_id"]]}
-            for row in rules.expert_rows(project, ids)]
+            for row in metrics.expert_rows(project, ids)]
     return render(request, "quality/web/experts.html", {
         "project": project, "page_obj": experts, "rows": rows, "undo_form": UndoForm(),
         "may_review": access.may(request.user, access.Action.REVIEW, project.organization_id),
@@ -60,7 +60,7 @@ def undo_action(request: HttpRequest, project_id: int, action_id: int) -> HttpRe
         for error in form.errors["note"]:
             messages.error(request, f"Why it is undone: {error}")
         return redirect("workspace:project-experts", project_id=project_id)
-    reversed_ = perform(request, services.reverse_action, action_id=action.pk,
+    reversed_ = perform(request, rules.reverse_action, action_id=action.pk,
                         user=request.user, note=form.cleaned_data["note"])
     if reversed_:
         messages.success(request, f"Undone. {reversed_.details['reversal']}")

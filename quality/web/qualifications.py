@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 from accounts.models import Expertise
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
-from .. import services
 from ..models import QualificationAttempt, QualificationTest
+from ..qualifications import retry_at, start_attempt, submit_attempt
 from .answer_form import AttemptForm, entry_letter
 
 Status = QualificationAttempt.Status
@@ -33,7 +33,7 @@ def next_try(test: QualificationTest, attempt: QualificationAttempt | None,
     if attempt is not None and attempt.status == Status.IN_PROGRESS and attempt.expires_at <= now:
         retry = attempt.expires_at + timedelta(seconds=test.retry_after_s)
     else:
-        retry = services.retry_at(test, attempt)
+        retry = retry_at(test, attempt)
     return retry if retry is not None and retry > now else None
 
 
@@ -72,7 +72,7 @@ def qualifications(request: HttpRequest) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest, test_id: int) -> HttpResponse:
     test = get_object_or_404(QualificationTest, pk=test_id, active=True)
-    attempt = perform(request, services.start_attempt, test_id=test.pk, user=request.user)
+    attempt = perform(request, start_attempt, test_id=test.pk, user=request.user)
     if attempt is FAILED:
         return redirect("workspace:qualifications")
     return redirect("workspace:qualification-attempt", pk=attempt.pk)
@@ -108,12 +108,12 @@ def attempt_page(request: HttpRequest, pk: int) -> HttpResponse:
     running = attempt.status == Status.IN_PROGRESS and attempt.expires_at > timezone.now()
     if request.method == "POST" and not running:
         # Too late: the service records the expiry and says so.
-        perform(request, services.submit_attempt, attempt_id=attempt.pk, user=request.user,
+        perform(request, submit_attempt, attempt_id=attempt.pk, user=request.user,
                 answers={})
         return redirect("workspace:qualification-attempt", pk=attempt.pk)
     form = attempt_form(attempt, request.POST or None) if running else None
     if request.method == "POST" and form.is_valid():
-        done = perform(request, services.submit_attempt, attempt_id=attempt.pk,
+        done = perform(request, submit_attempt, attempt_id=attempt.pk,
                        user=request.user, answers=form.answers(), form=form)
         attempt.refresh_from_db(fields=["status"])
         if done is not FAILED or attempt.status != Status.IN_PROGRESS:

@@ -16,8 +16,8 @@ from config.workspace import FAILED, page, perform, render
 from tasks.models import Project
 
 from ..models import AgreementReport
-from ..report import request_report
 from ..report_charts import report_charts
+from ..reporting import request_report
 
 PER_PAGE = 25
 # Seconds between reloads of a report that is still being computed.

@@ -19,7 +19,7 @@ from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Project
 from tasks.web.item_display import shown_fields
 
-from .. import services
+from .. import reviews
 from ..models import Review
 from ..review_queue import next_waiting, reviewable_projects, waiting_reviews
 from .answers import answer_lines
@@ -87,7 +87,7 @@ def _give_verdict(request: HttpRequest, annotation: Annotation, verdict: str,
         if not form.is_valid():
             return False
         answer = None
-    done = perform(request, services.review_annotation, annotation_id=annotation.pk,
+    done = perform(request, reviews.review_annotation, annotation_id=annotation.pk,
                    reviewer=request.user, verdict=verdict, answer=answer,
                    comment=form.cleaned_data["comment"], form=form,
                    success=f"{DONE[verdict]}: {annotation.item.external_id}.")

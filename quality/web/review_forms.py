@@ -4,7 +4,7 @@ the answer form of the item's questions prefilled with the answer it replaces.
 Spans are marked in the item as ``tasks/web/work_field.html`` shows it, the partial the
 review page shares with the expert's work page. The forms only gather input; what makes a
 verdict acceptable (a rejection's reason, a fix that answers the questions as an expert
-must) is decided by ``quality.services``, the same checks the REST API runs.
+must) is decided by ``quality.reviews``, the same checks the REST API runs.
 """
 
 import json

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Membership
 from marketplace import services as money_services
-from quality import services as quality_services
+from quality import rules
 from tasks.models import Project
 from tests import factories
 
@@ -32,11 +32,11 @@ def reviewed_work():
     factories.reviewed(rejected, qa, "reject", comment=REASON)
     factories.reviewed(fixed, qa, "fix", answer={"better": "B", "rewrite": "Stop the drug."},
                        comment="B names the interaction.")
-    rule = quality_services.create_rule(user=qa, project=project, metric="rejection_rate",
+    rule = rules.create_rule(user=qa, project=project, metric="rejection_rate",
                                         comparator="gt", value=Decimal("0.2"), action="flag",
                                         min_evidence=1)
-    quality_services.evaluate_rules(project, expert.pk)
-    quality_services.reverse_action(action_id=rule.actions.get().pk, user=qa,
+    rules.evaluate_rules(project, expert.pk)
+    rules.reverse_action(action_id=rule.actions.get().pk, user=qa,
                                     note="Discussed with the expert.")
     return {"owner": owner, "expert": expert, "project": project, "fixed": fixed}
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from accounts.models import Credential, Domain, Expertise
-from quality import services
+from quality import qualifications
 from tests import factories
 
 User = get_user_model()
@@ -27,7 +27,7 @@ def cardiology_test(*, time_limit_s: int = 600):
                                        f"Wait and see until tomorrow ({k})."],
                        "note": "Give aspirin 300 mg chewed."},
               "gold": {"better": "A", "verdict": "safe"}} for k in range(3)]
-    return services.create_qualification_test(
+    return qualifications.create_qualification_test(
         user=User.objects.filter(is_staff=True).first() or factories.staff_user(),
         domain=Domain.objects.get(slug="medicine-cardiology"), name="Cardiology basics",
         instructions="Pick the safer advice, and mark any drug named in the note.",

@@ -26,7 +26,7 @@ import pytest
 
 from durable.models import Job
 from quality.models import AgreementReport
-from quality.report import request_report
+from quality.reporting import request_report
 from tasks import ingest
 from tasks.models import Batch, Item
 from tests import factories

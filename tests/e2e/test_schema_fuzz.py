@@ -41,8 +41,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.demo import OPERATOR, ORG_OWNER, ORG_QA_LEAD, ORGANIZATION
 from accounts.models import Membership, Organization
 from marketplace import services as money_services
-from quality import jobs, report
-from quality import services as quality_services
+from quality import jobs, reporting, rules
 from quality.models import (
     AgreementReport,
     QualificationAttempt,
@@ -108,13 +107,13 @@ def build_world() -> World:
     annotation = Annotation.objects.filter(project=project).order_by("-pk").first()
     item = live.item if live else annotation.item
     task_services.add_comment(user=owner, item=item, body="Is completion B cut short?")
-    pending = report.request_report(project, owner)
+    pending = reporting.request_report(project, owner)
     done = (AgreementReport.objects.filter(project=project).exclude(pk=pending.pk).first()
-            or report.request_report(project, owner))
+            or reporting.request_report(project, owner))
     jobs.build_agreement_report(done.pk)
     hook = webhooks.create_webhook(user=owner, project=project, url="https://example.com/hook",
                                    events=["item.completed"])
-    rule = quality_services.create_rule(user=owner, project=project, metric="gold_accuracy",
+    rule = rules.create_rule(user=owner, project=project, metric="gold_accuracy",
                                         comparator="lt", value=Decimal("0.5"), action="flag")
     money_services.grant_bonus(project=project, expert=expert, amount=Decimal("2.00"),
                                reason="Careful rationales", idempotency_key="fuzz-bonus",

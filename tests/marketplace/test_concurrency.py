@@ -16,7 +16,7 @@ from config.transactions import ATTEMPTS
 from marketplace import jobs, services
 from marketplace.models import Payout, Transaction
 from marketplace.receivers import reserve_for_lease
-from quality import services as quality_services
+from quality import reviews
 from quality.models import QualityRule, Review
 from tasks import services as task_services
 from tasks.jobs import auto_approve
@@ -169,7 +169,7 @@ def test_a_review_that_removes_an_expert_and_a_lease_of_their_item_both_succeed(
     assignment_leased.connect(reserve_for_lease, dispatch_uid="marketplace.reserve_for_lease")
     try:
         review, leased = race(
-            lambda: quality_services.review_annotation(
+            lambda: reviews.review_annotation(
                 annotation_id=answered.annotation.pk, reviewer=customer, verdict="accept"),
             lambda: lease(newcomer, project).assignment)
     finally:

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from accounts.models import Domain
-from quality import services
+from quality import qualifications
 from quality.models import (
     QualificationTest,
     QualityAction,
@@ -37,10 +37,10 @@ def records(customer, staff):
         assignment = next_assignment(expert, project, rng=random.Random(2)).assignment
         task_services.submit(assignment_id=assignment.pk, user=expert,
                              answer={"better": "B"})
-    test = services.create_qualification_test(
+    test = qualifications.create_qualification_test(
         user=staff, domain=Domain.objects.get(slug="medicine-cardiology"), name="Basics",
         fields=FIELDS, questions=QUESTIONS, items=[{"data": ITEM, "gold": {"better": "A"}}])
-    services.start_attempt(test_id=test.pk, user=factories.expert(qualified=False))
+    qualifications.start_attempt(test_id=test.pk, user=factories.expert(qualified=False))
     return project
 
 

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Membership
-from quality import services
+from quality import reviews
 from quality.models import QualityAction, QualityRule
+from quality.review_queue import enqueue_reviews
 from tasks import services as task_services
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment
@@ -158,13 +159,13 @@ class TestReviewQueue:
         first, second = factories.expert(), factories.expert()
         a1 = work(project, first, {"better": "A"})
         a2 = work(project, second, {"better": "B", "rewrite": "Better."})
-        services.enqueue_reviews([a1.pk], project_id=project.pk, reason="sample")
-        services.enqueue_reviews([a2.pk], project_id=project.pk, reason="rule")
+        enqueue_reviews([a1.pk], project_id=project.pk, reason="sample")
+        enqueue_reviews([a2.pk], project_id=project.pk, reason="rule")
         gold = Annotation.objects.get(pk=work(project, first, {"better": "B"}).pk)
         gold.item.is_gold = True
         gold.item.gold = {"better": "A"}
         gold.item.save()
-        services.enqueue_reviews([gold.pk], project_id=project.pk, reason="sample")
+        enqueue_reviews([gold.pk], project_id=project.pk, reason="sample")
 
         response = qa.get(f"/api/v1/projects/{project.pk}/review-queue/")
         assert response.status_code == 200
@@ -185,9 +186,9 @@ class TestReviewQueue:
     def test_decided_and_voided_work_leaves_the_queue(self, qa, qa_lead, project):
         expert = factories.expert()
         annotations = [work(project, expert, {"better": "A"}) for _ in range(2)]
-        services.enqueue_reviews([a.pk for a in annotations], project_id=project.pk,
+        enqueue_reviews([a.pk for a in annotations], project_id=project.pk,
                                  reason="sample")
-        services.review_annotation(annotation_id=annotations[0].pk, reviewer=qa_lead,
+        reviews.review_annotation(annotation_id=annotations[0].pk, reviewer=qa_lead,
                                    verdict="accept")
         task_services.reject_assignment(annotations[1].assignment)
         assert qa.get(f"/api/v1/projects/{project.pk}/review-queue/").json()["count"] == 0

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, Expertise
 from config.exceptions import Conflict
-from quality import jobs, services
+from quality import jobs, qualifications
 from quality.models import QualificationAttempt, QualificationTest, TrustScore
 from tasks.routing import next_assignment
 from tests import factories
@@ -41,7 +41,7 @@ def gold_answers(attempt, wrong=0):
 
 @pytest.fixture
 def test(staff):
-    return services.create_qualification_test(
+    return qualifications.create_qualification_test(
         user=staff, domain=Domain.objects.get(slug="medicine-cardiology"),
         name="Cardiology basics", fields=FIELDS, questions=QUESTIONS, items=items(),
         items_per_attempt=4, pass_mark="0.75", time_limit_s=600, retry_after_s=3600)
@@ -63,7 +63,7 @@ class TestWritingTests:
         bad[1]["gold"] = {"better": "C"}
         bad[0]["gold"] = {"why": "Because."}
         with pytest.raises(ValidationError) as excinfo:
-            services.create_qualification_test(
+            qualifications.create_qualification_test(
                 user=staff, domain=Domain.objects.get(slug="medicine"), name="x",
                 fields=FIELDS, questions=QUESTIONS, items=bad)
         problems = excinfo.value.message_dict["items"]
@@ -72,7 +72,7 @@ class TestWritingTests:
 
     def test_only_operators_write_tests(self, expert):
         with pytest.raises(PermissionDenied):
-            services.create_qualification_test(
+            qualifications.create_qualification_test(
                 user=expert, domain=Domain.objects.get(slug="medicine"), name="x",
                 fields=FIELDS, questions=QUESTIONS, items=items(1))
 
@@ -124,7 +124,7 @@ class TestAttempts:
         assert response.status_code == 404
 
     def test_passing_qualifies_and_earns_trust(self, test, newcomer):
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
         response = client_for(newcomer).post(
             f"/api/v1/qualification-attempts/{attempt.pk}/submit/",
             {"answers": gold_answers(attempt, wrong=1)}, format="json")
@@ -138,19 +138,19 @@ class TestAttempts:
         assert domain_trust.mean == pytest.approx(5 / 8)
         assert float(expertise.trust) == pytest.approx(0.625)
         with pytest.raises(Conflict, match="passed this test already"):
-            services.start_attempt(test_id=test.pk, user=newcomer)
+            qualifications.start_attempt(test_id=test.pk, user=newcomer)
 
     def test_earned_trust_opens_projects_with_a_floor(self, test, newcomer, customer):
         project = factories.project(customer, items=2, min_trust="0.6")
         with pytest.raises(PermissionDenied):
             next_assignment(newcomer, project)
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
-        services.submit_attempt(attempt_id=attempt.pk, user=newcomer,
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
+        qualifications.submit_attempt(attempt_id=attempt.pk, user=newcomer,
                                 answers=gold_answers(attempt))
         assert next_assignment(newcomer, project).assignment is not None
 
     def test_answers_are_checked_all_or_nothing(self, test, newcomer):
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
         answers = gold_answers(attempt)
         first, second, *_ = answers
         answers[first] = {"better": "C"}
@@ -169,10 +169,10 @@ class TestAttempts:
 
     def test_failing_waits_before_a_retry_with_unseen_items_first(self, test, newcomer):
         client = client_for(newcomer)
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer,
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer,
                                          rng=random.Random(1))
         first_items = set(attempt.items.values_list("pk", flat=True))
-        services.submit_attempt(attempt_id=attempt.pk, user=newcomer,
+        qualifications.submit_attempt(attempt_id=attempt.pk, user=newcomer,
                                 answers=gold_answers(attempt, wrong=2))
         attempt.refresh_from_db()
         assert (attempt.status, str(attempt.score)) == ("failed", "0.5000")
@@ -194,7 +194,7 @@ class TestAttempts:
         assert set(test.items.values_list("pk", flat=True)) - first_items <= second_items
 
     def test_a_late_submission_expires_the_attempt(self, test, newcomer):
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
         QualificationAttempt.objects.filter(pk=attempt.pk).update(
             expires_at=timezone.now() - timedelta(seconds=1))
         response = client_for(newcomer).post(
@@ -204,10 +204,10 @@ class TestAttempts:
         attempt.refresh_from_db()
         assert attempt.status == "expired"
         with pytest.raises(Conflict, match="retry"):
-            services.start_attempt(test_id=test.pk, user=newcomer)
+            qualifications.start_attempt(test_id=test.pk, user=newcomer)
 
     def test_the_job_expires_abandoned_attempts(self, test, newcomer):
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
         assert jobs.expire_attempts() == 0
         QualificationAttempt.objects.filter(pk=attempt.pk).update(
             expires_at=timezone.now() - timedelta(seconds=1))
@@ -216,7 +216,7 @@ class TestAttempts:
         assert attempt.status == "expired"
 
     def test_other_experts_attempts_are_404(self, test, newcomer):
-        attempt = services.start_attempt(test_id=test.pk, user=newcomer)
+        attempt = qualifications.start_attempt(test_id=test.pk, user=newcomer)
         other = client_for(factories.expert())
         assert other.get(f"/api/v1/qualification-attempts/{attempt.pk}/").status_code == 404
         response = other.post(f"/api/v1/qualification-attempts/{attempt.pk}/submit/",

@@ -8,7 +8,7 @@ import pytest
 from accounts.models import Domain, Expertise
 from quality import trust
 from quality.models import GoldResult, QualityAction, QualityRule, Review, TrustScore
-from quality.services import sampled_for_review
+from quality.review_queue import sampled_for_review
 from tasks import services as task_services
 from tasks.models import Annotation, Item, ProjectExpert
 from tasks.routing import next_assignment

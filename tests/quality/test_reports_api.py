@@ -85,7 +85,7 @@ def test_the_job_records_a_failure_and_leaves_done_reports_alone(project, monkey
     def broken(project):
         raise ValueError("an answer to 'topic' is not one of ['a', 'b', 'c']")
 
-    monkeypatch.setattr("quality.report.build_report", broken)
+    monkeypatch.setattr("quality.reporting.build_report", broken)
     jobs.build_agreement_report(report.pk)
     report.refresh_from_db()
     assert report.status == "failed"

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, Expertise, Membership
 from config.exceptions import Conflict
-from quality import jobs, rules, services
+from quality import crowd, jobs, metrics, reviews, rules
 from quality.models import GoldResult, QualityAction, QualityRule, Review
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment, Item, ProjectExpert
@@ -37,7 +37,7 @@ def rule(project, metric="gold_accuracy", **options):
 
 
 def measure(project, expert, metric, **options):
-    return rules.measure(rule(project, metric, **options), project, expert.pk)
+    return metrics.measure(rule(project, metric, **options), project, expert.pk)
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ class TestMetrics:
     def test_gold_accuracy_reads_the_last_answers(self, project, expert):
         for choice in "BBAAA":
             work(project, expert, {"better": choice})
-        assert measure(project, expert, "gold_accuracy") == rules.Measurement(0.6, 5)
+        assert measure(project, expert, "gold_accuracy") == metrics.Measurement(0.6, 5)
         assert measure(project, expert, "gold_accuracy", window_size=3).value == 1.0
         lower = measure(project, expert, "gold_accuracy_lower", window_size=3)
         assert lower.evidence == 3 and 0.3 < lower.value < 0.5
@@ -65,12 +65,12 @@ class TestMetrics:
             work(project, expert, {"better": choice})
         GoldResult.objects.filter(score=0).update(created_at=timezone.now() - timedelta(days=3))
         assert measure(project, expert, "gold_accuracy", window="days",
-                       window_size=2) == rules.Measurement(1.0, 1)
+                       window_size=2) == metrics.Measurement(1.0, 1)
         assert measure(project, expert, "gold_accuracy", window="days",
-                       window_size=4) == rules.Measurement(1 / 3, 3)
+                       window_size=4) == metrics.Measurement(1 / 3, 3)
         since = timezone.now() - timedelta(days=1)
-        found = rules.measure(rule(project), project, expert.pk, since=since)
-        assert found == rules.Measurement(1.0, 1)
+        found = metrics.measure(rule(project), project, expert.pk, since=since)
+        assert found == metrics.Measurement(1.0, 1)
 
     def test_median_seconds_and_skip_rate(self, customer, expert):
         project = factories.project(customer, items=6)
@@ -79,8 +79,8 @@ class TestMetrics:
         for _ in range(2):
             task_services.skip(assignment_id=lease(project, expert).pk, user=expert)
         lease(project, expert)  # a live lease is neither skipped nor answered
-        assert measure(project, expert, "median_seconds") == rules.Measurement(20, 3)
-        assert measure(project, expert, "skip_rate") == rules.Measurement(0.4, 5)
+        assert measure(project, expert, "median_seconds") == metrics.Measurement(20, 3)
+        assert measure(project, expert, "skip_rate") == metrics.Measurement(0.4, 5)
         assert measure(project, expert, "skip_rate", window_size=2).value == 1.0
 
     def test_agreement_with_the_other_experts_on_complete_items(self, customer):
@@ -95,16 +95,16 @@ class TestMetrics:
         found = measure(project, odd, "agreement_with_consensus")
         assert found.evidence == 3 and found.value == pytest.approx(1 / 3)
         # Where the odd one out said B, the others of an A voter are split: nothing to match.
-        assert measure(project, others[0], "agreement_with_consensus") == rules.Measurement(
+        assert measure(project, others[0], "agreement_with_consensus") == metrics.Measurement(
             1.0, 1)
 
     def test_agreement_needs_a_majority_among_the_others(self):
         questions = [{"name": "x", "kind": "label"}, {"name": "r", "kind": "rating"},
                      {"name": "t", "kind": "text"}]
-        assert rules.answer_agreement(questions, {"x": "a"}, [{"x": "a"}, {"x": "b"}]) is None
-        assert rules.answer_agreement(questions, {"x": "a", "r": 2, "t": "?"},
+        assert crowd.answer_agreement(questions, {"x": "a"}, [{"x": "a"}, {"x": "b"}]) is None
+        assert crowd.answer_agreement(questions, {"x": "a", "r": 2, "t": "?"},
                                       [{"x": "a", "r": 3}, {"x": "a", "r": 5}]) == 0.5
-        assert rules.answer_agreement(questions, {"x": "a"}, []) is None
+        assert crowd.answer_agreement(questions, {"x": "a"}, []) is None
 
     def test_rejection_rate_counts_reviewed_work_as_it_stands(self, customer, qa_lead):
         project = factories.project(customer, items=4, review_rate="1")
@@ -112,19 +112,19 @@ class TestMetrics:
         annotations = [work(project, expert, {"better": "A"}) for _ in range(3)]
         for annotation, verdict in zip(annotations, ["reject", "reject", "accept"],
                                        strict=True):
-            services.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
+            reviews.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
                                        verdict=verdict, comment="Wrong side.")
-        assert measure(project, expert, "rejection_rate") == rules.Measurement(2 / 3, 3)
-        services.overturn(annotation_id=annotations[0].pk, user=qa_lead)
-        assert measure(project, expert, "rejection_rate") == rules.Measurement(1 / 3, 3)
+        assert measure(project, expert, "rejection_rate") == metrics.Measurement(2 / 3, 3)
+        reviews.overturn(annotation_id=annotations[0].pk, user=qa_lead)
+        assert measure(project, expert, "rejection_rate") == metrics.Measurement(1 / 3, 3)
 
     def test_findings_in_words(self, project):
-        finding = rules.Measurement(0.45, 20)
-        assert rules.describe(rule(project, value="0.60"), finding) == (
+        finding = metrics.Measurement(0.45, 20)
+        assert metrics.describe(rule(project, value="0.60"), finding) == (
             "Gold accuracy 0.45 over the last 20 answers is below 0.60")
-        assert rules.describe(rule(project, "median_seconds", comparator="lte", value="8",
+        assert metrics.describe(rule(project, "median_seconds", comparator="lte", value="8",
                                    window="days", window_size=7),
-                              rules.Measurement(6.5, 12)) == (
+                              metrics.Measurement(6.5, 12)) == (
             "Median seconds per task 6.5 over the last 7 days (12 answers) is at or below 8.0")
 
 
@@ -141,10 +141,10 @@ class TestActions:
         found = QualityRule.objects.create(project=project, metric="gold_accuracy",
                                            comparator="lt", value="0.5", action="flag",
                                            min_evidence=3)
-        assert services.evaluate_rules(project, expert.pk) == []
+        assert rules.evaluate_rules(project, expert.pk) == []
         work(project, expert, {"better": "B"})
         assert QualityAction.objects.get().rule == found
-        assert services.evaluate_rules(project, expert.pk) == []
+        assert rules.evaluate_rules(project, expert.pk) == []
         assert QualityAction.objects.count() == 1
 
     def test_require_review_queues_pending_work_and_everything_after(self, customer):
@@ -156,13 +156,13 @@ class TestActions:
         task_services.approve_assignment(approved.assignment)
         QualityRule.objects.create(project=project, metric="skip_rate", comparator="gte",
                                    value="0", action="require_review", min_evidence=1)
-        action = services.evaluate_rules(project, expert.pk)[0]
+        action = rules.evaluate_rules(project, expert.pk)[0]
         assert ProjectExpert.objects.get(project=project, expert=expert).review_all
         assert action.details["queued_for_review"] == 2
         work(project, expert, {"better": "A"})
         assert Review.objects.filter(reason="rule").count() == 3
         assert not Review.objects.filter(annotation=approved).exists()
-        services.reverse_action(action_id=action.pk, user=customer, note="Reviewed enough.")
+        rules.reverse_action(action_id=action.pk, user=customer, note="Reviewed enough.")
         assert not ProjectExpert.objects.get(project=project, expert=expert).review_all
 
     def test_remove_voids_unapproved_work_and_releases_leases(self, customer, project):
@@ -174,7 +174,7 @@ class TestActions:
         Review.objects.create(annotation=voided[0], project=project, reason="sample")
         QualityRule.objects.create(project=project, metric="gold_accuracy", comparator="lt",
                                    value="0.5", action="remove", min_evidence=3)
-        action = services.evaluate_rules(project, expert.pk)[0]
+        action = rules.evaluate_rules(project, expert.pk)[0]
         roster = ProjectExpert.objects.get(project=project, expert=expert)
         assert roster.access == "removed"
         assert roster.reason == "Gold accuracy 0.00 over the last 3 answers is below 0.50"
@@ -190,16 +190,16 @@ class TestActions:
             assert review.comment.startswith("Voided: you were removed from the project.")
         with pytest.raises(PermissionDenied, match="removed from this project"):
             next_assignment(expert, project)
-        assert services.evaluate_rules(project, expert.pk) == []
+        assert rules.evaluate_rules(project, expert.pk) == []
 
-        reversed_ = services.reverse_action(action_id=action.pk, user=customer, note="Typo")
+        reversed_ = rules.reverse_action(action_id=action.pk, user=customer, note="Typo")
         assert reversed_.reversal_note == "Typo" and reversed_.reversed_by == customer
         assert "2 annotation(s) voided by the removal stay voided" in (
             reversed_.details["reversal"])
         assert ProjectExpert.objects.get(project=project, expert=expert).access == "allowed"
         assert Assignment.objects.filter(expert=expert, status="rejected").count() == 2
         # A fresh start: the old answers no longer count for this rule.
-        assert services.evaluate_rules(project, expert.pk) == []
+        assert rules.evaluate_rules(project, expert.pk) == []
         assert next_assignment(expert, project).assignment is not None
 
     def test_items_of_voided_work_reopen(self, customer):
@@ -209,7 +209,7 @@ class TestActions:
         assert project.items.get().annotated == 1
         QualityRule.objects.create(project=project, metric="skip_rate", comparator="gte",
                                    value="0", action="remove", min_evidence=1)
-        services.evaluate_rules(project, expert.pk)
+        rules.evaluate_rules(project, expert.pk)
         item = project.items.get()
         assert (item.filled, item.annotated) == (0, 0)
         assert next_assignment(factories.expert(), project).assignment.item_id == item.pk
@@ -223,7 +223,7 @@ class TestActions:
                                    value="0.5", action="suspend_domain", suspend_days=3,
                                    min_evidence=3)
         before = timezone.now()
-        action = services.evaluate_rules(project, expert.pk)[0]
+        action = rules.evaluate_rules(project, expert.pk)[0]
         suspended = dict(Expertise.objects.filter(expert_id=expert.pk).values_list(
             "domain__slug", "suspended_until"))
         assert suspended["medicine-oncology"] is None
@@ -232,7 +232,7 @@ class TestActions:
                 days=3)
         with pytest.raises(PermissionDenied, match="suspended"):
             next_assignment(expert, project)
-        services.reverse_action(action_id=action.pk, user=customer)
+        rules.reverse_action(action_id=action.pk, user=customer)
         assert not Expertise.objects.filter(expert_id=expert.pk,
                                             suspended_until__isnull=False).exists()
         assert next_assignment(expert, project).assignment is not None
@@ -247,7 +247,7 @@ class TestActions:
         QualityRule.objects.create(project=project, metric="gold_accuracy", comparator="lt",
                                    value="0.5", action="suspend_domain", suspend_days=3,
                                    min_evidence=3)
-        services.evaluate_rules(project, expert.pk)
+        rules.evaluate_rules(project, expert.pk)
         suspended = dict(Expertise.objects.filter(expert_id=expert.pk).values_list(
             "domain__slug", "suspended_until"))
         assert suspended["law-tax"] is None
@@ -259,33 +259,33 @@ class TestActions:
         expert = bad_expert(project, 3)
         QualityRule.objects.create(project=project, metric="gold_accuracy", comparator="lt",
                                    value="0.5", action="flag", min_evidence=3)
-        action = services.evaluate_rules(project, expert.pk)[0]
+        action = rules.evaluate_rules(project, expert.pk)[0]
         member = factories.member(factories.organization_of(customer))
         for user in [member, factories.customer(), expert]:
             with pytest.raises(PermissionDenied):
-                services.reverse_action(action_id=action.pk, user=user)
-        services.reverse_action(action_id=action.pk, user=qa_lead)
+                rules.reverse_action(action_id=action.pk, user=user)
+        rules.reverse_action(action_id=action.pk, user=qa_lead)
         with pytest.raises(Conflict):
-            services.reverse_action(action_id=action.pk, user=qa_lead)
+            rules.reverse_action(action_id=action.pk, user=qa_lead)
 
 
 class TestRuleSettings:
     def test_qa_leads_declare_rules_and_values_are_checked(self, customer, project, qa_lead):
-        created = services.create_rule(user=qa_lead, project=project, metric="skip_rate",
+        created = rules.create_rule(user=qa_lead, project=project, metric="skip_rate",
                                        comparator="gt", value="0.3", action="flag")
         assert created.created_by == qa_lead
         with pytest.raises(ValidationError, match="share between 0 and 1"):
-            services.create_rule(user=qa_lead, project=project, metric="skip_rate",
+            rules.create_rule(user=qa_lead, project=project, metric="skip_rate",
                                  comparator="gt", value="3", action="flag")
         with pytest.raises(PermissionDenied):
-            services.create_rule(user=factories.member(factories.organization_of(customer)),
+            rules.create_rule(user=factories.member(factories.organization_of(customer)),
                                  project=project, metric="skip_rate", comparator="gt",
                                  value="0.3", action="flag")
-        changed = services.update_rule(user=qa_lead, rule=created, metric="median_seconds",
+        changed = rules.update_rule(user=qa_lead, rule=created, metric="median_seconds",
                                        value="12")
         changed.refresh_from_db()
         assert (changed.metric, str(changed.value)) == ("median_seconds", "12.0000")
-        services.delete_rule(user=qa_lead, rule=changed)
+        rules.delete_rule(user=qa_lead, rule=changed)
         assert not QualityRule.objects.exists()
 
 
@@ -311,7 +311,7 @@ def test_items_counts_stay_consistent_after_removal(customer):
     work(project, other, {"better": "A"})
     QualityRule.objects.create(project=project, metric="skip_rate", comparator="gte",
                                value="0", action="remove", min_evidence=3)
-    services.evaluate_rules(project, expert.pk)
+    rules.evaluate_rules(project, expert.pk)
     for item in Item.objects.filter(project=project):
         counted = item.assignments.filter(status__in=["submitted", "approved"]).count()
         live = item.assignments.filter(status="assigned").count()

@@ -1,6 +1,6 @@
 import pytest
 
-from quality.scoring import score_answer
+from quality.scoring import score_against_gold, score_answer
 
 LABEL = {"name": "q", "kind": "label", "options": ["a", "b"]}
 MULTI = {"name": "m", "kind": "multi_label", "options": ["x", "y", "z"]}
@@ -68,3 +68,25 @@ def test_spans_f1_over_labelled_characters():
 def test_unknown_kind_raises():
     with pytest.raises(ValueError):
         score_answer({"name": "x", "kind": "video"}, 1, 1)
+
+
+class TestScoringAgainstGold:
+    QUESTIONS = [{"name": "tags", "kind": "multi_label", "options": ["a", "b", "c"]},
+                 {"name": "grade", "kind": "rating", "min": 1, "max": 5},
+                 {"name": "note", "kind": "text"},
+                 {"name": "extra", "kind": "label", "options": ["x", "y"]}]
+
+    def test_the_mean_over_questions_the_gold_covers(self):
+        score, per_question = score_against_gold(
+            self.QUESTIONS, {"tags": ["a", "b"], "grade": 4, "note": "fine", "extra": "x"},
+            {"tags": ["a"], "grade": 5})
+        assert per_question == {"tags": 0.5, "grade": 0.75}
+        assert score == pytest.approx(0.625)
+
+    def test_a_covered_question_left_unanswered_scores_zero(self):
+        score, per_question = score_against_gold(
+            self.QUESTIONS, {"tags": ["a"]}, {"tags": ["a"], "grade": 3})
+        assert per_question == {"tags": 1.0, "grade": 0.0} and score == 0.5
+
+    def test_nothing_scorable_gives_none(self):
+        assert score_against_gold(self.QUESTIONS, {"note": "x"}, {}) == (None, {})

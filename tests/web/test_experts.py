@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership
-from quality import services as quality_services
+from quality import rules
 from quality.models import QualityAction
 from tests import factories
 from tests.web.clients import api_as, signed_in
@@ -27,7 +27,7 @@ def team(customer):
     project = factories.project(customer, items=6, gold=2, overlap=2, max_overlap=2,
                                 review_rate=Decimal("1"), gold_rate=Decimal("0.3"))
     for action in ("flag", "require_review"):
-        quality_services.create_rule(user=qa, project=project, metric="rejection_rate",
+        rules.create_rule(user=qa, project=project, metric="rejection_rate",
                                      comparator="gt", value=Decimal("0.1"), action=action,
                                      min_evidence=2, name=f"Rejections ({action})")
     experts = [factories.expert(username=f"dr-team-{n}") for n in range(4)]

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership
-from quality import services as quality_services
+from quality import rules
 from tasks.models import Assignment, Item
 from tests import factories
 from tests.web.clients import signed_in
@@ -102,12 +102,12 @@ def test_no_gold_and_no_other_experts_answer_reach_the_expert(customer):
 
 
 def test_quality_actions_show_the_reason_and_the_undo(work):
-    rule = quality_services.create_rule(
+    rule = rules.create_rule(
         user=work["qa"], project=work["project"], metric="rejection_rate", comparator="gt",
         value=Decimal("0.1"), action="flag", min_evidence=1)
-    quality_services.evaluate_rules(work["project"], work["expert"].pk)
+    rules.evaluate_rules(work["project"], work["expert"].pk)
     action = rule.actions.get()
-    quality_services.reverse_action(action_id=action.pk, user=work["qa"],
+    rules.reverse_action(action_id=action.pk, user=work["qa"],
                                     note="One rejection is not a pattern.")
     response = signed_in(work["expert"]).get("/workspace/history/actions/")
     assert response.status_code == 200
@@ -130,10 +130,10 @@ def test_query_counts_do_not_grow_with_rows(work, customer, django_assert_max_nu
         annotation = factories.answered(work["expert"], more)
         factories.reviewed(annotation, work["qa"], "reject", comment="Not quite.")
     for threshold in ("0.1", "0.2", "0.3"):
-        quality_services.create_rule(user=work["qa"], project=more, metric="rejection_rate",
+        rules.create_rule(user=work["qa"], project=more, metric="rejection_rate",
                                      comparator="gt", value=Decimal(threshold), action="flag",
                                      min_evidence=1)
-    quality_services.evaluate_rules(more, work["expert"].pk)
+    rules.evaluate_rules(more, work["expert"].pk)
     client = signed_in(work["expert"])
     with django_assert_max_num_queries(12):
         response = client.get("/workspace/history/")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Domain, Expertise
-from quality import services
+from quality import qualifications
 from quality.models import QualificationAttempt
 from tests import factories
 from tests.web.clients import signed_in
@@ -41,7 +41,7 @@ def items(n: int = 5) -> list[dict]:
 def make_test(staff, slug: str = "medicine-cardiology", **options):
     settings = {"items_per_attempt": 3, "pass_mark": "0.75", "time_limit_s": 600,
                 "retry_after_s": 3600, **options}
-    return services.create_qualification_test(
+    return qualifications.create_qualification_test(
         user=staff, domain=Domain.objects.get(slug=slug), name=f"{slug} basics",
         instructions="Answer carefully.", fields=FIELDS,
         questions=QUESTIONS, items=items(), **settings)
