@@ -9,6 +9,7 @@ from django.urls import path
 
 from config.workspace import Audience, MenuEntry, page, render
 from tasks.models import Assignment, Project
+from tasks.schema import model_fields
 
 from .. import history
 from .answers import answer_lines, item_fields
@@ -62,7 +63,9 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "assignment": assignment,
         "record": record,
-        "fields": item_fields(project.fields, item.data),
+        # Which model wrote what stays hidden here too, or later comparisons are not blind.
+        "fields": item_fields([f for f in project.fields
+                               if f["name"] not in model_fields(project.questions)], item.data),
         "answer": answer_lines(project.questions, item.data, answer) if answer else [],
         "fix": answer_lines(project.questions, item.data, fix) if fix is not None else [],
         "paid": history.pay(request.user, [assignment]).get(assignment.pk),

@@ -14,7 +14,7 @@ from config.ids import IdField, ModelSerializer
 from config.money import AmountField
 
 from ..models import Assignment, Item, Project
-from ..schema import PRESETS
+from ..schema import PRESETS, model_fields
 from ..serializers import DefinitionsField, DomainSlugField
 
 UNIT = {"min_value": Decimal(0), "max_value": Decimal(1)}
@@ -139,6 +139,16 @@ class AssignmentSerializer(ModelSerializer):
                   "status", "leased_at", "expires_at", "submitted_at", "duration_s",
                   "skip_reason", "answer", "review_comment"]
         read_only_fields = fields
+
+    def to_representation(self, assignment) -> dict:
+        """The item's data without the fields naming which model wrote each completion: an
+        expert who knows the authors no longer compares the completions blind."""
+        shape = super().to_representation(assignment)
+        hidden = model_fields(assignment.project.questions)
+        if hidden and isinstance(shape["item"].get("data"), dict):
+            shape["item"]["data"] = {name: value for name, value in shape["item"]["data"].items()
+                                     if name not in hidden}
+        return shape
 
     def get_review_comment(self, assignment) -> str | None:
         # Only rejected work has a reason to show, so the lookup runs for those rows alone.

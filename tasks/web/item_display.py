@@ -13,6 +13,8 @@ from typing import Any
 
 from config import jsonvalues
 
+from ..schema import model_fields
+
 STEP_LABELS = {"thought": "Thought", "tool_call": "Tool call", "tool_result": "Tool result",
                "observation": "Observation", "answer": "Final answer"}
 
@@ -101,14 +103,17 @@ def _steps(value: list) -> list[Step]:
 
 def shown_fields(fields: list[dict], questions: list[dict], data: dict) -> list[ShownField]:
     """The item's fields in the project's order. A field the item leaves out is not shown,
-    except one that spans are marked in, which the expert must see even when empty."""
+    except one that spans are marked in, which the expert must see even when empty. The
+    fields naming which model wrote each completion are never shown: comparisons are
+    judged blind."""
     span_targets = {q["field"] for q in questions if q["kind"] == "spans"}
+    hidden = model_fields(questions)
     shown = []
     for definition in fields:
         name, kind = definition["name"], definition["type"]
         value = data.get(name)
         target = name in span_targets
-        if value is None and not target:
+        if (value is None and not target) or name in hidden:
             continue
         extra: dict[str, Any] = {}
         if kind == "text_list":

@@ -51,6 +51,16 @@ def test_next_leases_an_item_in_the_contract_shape(client, project):
     assert data["expires_at"] == expires.isoformat().replace("+00:00", "Z")
 
 
+def test_the_item_leaves_out_which_model_wrote_each_completion(customer, expert, client):
+    fields = [{"name": "prompt", "type": "text"}, {"name": "completions", "type": "text_list"},
+              {"name": "models", "type": "text_list"}]
+    project = factories.project(customer, fields=fields, activate=False, questions=[
+        {"name": "order", "kind": "ranking", "field": "completions", "models": "models"}])
+    data = {"prompt": "p", "completions": ["a", "b"], "models": ["m-1", "m-2"]}
+    factories.add_items(project, [data])
+    assert pull(client, project)["item"]["data"] == {"prompt": "p", "completions": ["a", "b"]}
+
+
 def test_next_without_a_body_picks_any_eligible_project(client, project):
     response = client.post(NEXT)
     assert response.status_code == 201

@@ -101,6 +101,19 @@ def test_no_gold_and_no_other_experts_answer_reach_the_expert(customer):
         assert "second completion" not in text  # the gold answer, B
 
 
+def test_which_model_wrote_each_completion_stays_hidden(customer):
+    fields = [{"name": "prompt", "type": "text"}, {"name": "completions", "type": "text_list"},
+              {"name": "models", "type": "text_list"}]
+    project = factories.project(customer, fields=fields, activate=False, questions=[
+        {"name": "better", "kind": "pairwise", "field": "completions", "models": "models"}])
+    factories.add_items(project, [{"prompt": "p", "completions": ["first", "second"],
+                                   "models": ["model-north", "model-south"]}])
+    mine = factories.answered(factories.expert(), project, {"better": "A"})
+    text = signed_in(mine.expert).get(f"/workspace/history/{mine.assignment_id}/").content
+    assert b"second" in text
+    assert b"model-north" not in text
+
+
 def test_quality_actions_show_the_reason_and_the_undo(work):
     rule = rules.create_rule(
         user=work["qa"], project=work["project"], metric="rejection_rate", comparator="gt",

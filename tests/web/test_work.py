@@ -301,6 +301,21 @@ def test_gold_never_reaches_the_page(customer):
     assert "checked" not in text and "[1, 2, 0]" not in text
 
 
+def test_which_model_wrote_each_completion_never_reaches_the_page(customer):
+    fields = [*FIELDS[:2], {"name": "models", "type": "text_list"}]
+    project = factories.project(customer, fields=fields, activate=False, questions=[
+        {"name": "better", "kind": "pairwise", "field": "completions", "models": "models"}])
+    factories.add_items(project, [{"prompt": PROMPT, "completions": COMPLETIONS[:2],
+                                   "models": ["model-north", "model-south"]}])
+    expert = factories.expert()
+    client = signed_in(expert)
+    client.post("/workspace/work/")
+    lease = Assignment.objects.get(expert=expert)
+    text = client.get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert COMPLETIONS[1] in text
+    assert "model-north" not in text and "model-south" not in text
+
+
 def test_the_lease_page_queries_do_not_grow_with_comments(work, customer,
                                                          django_assert_max_num_queries):
     shared = every_kind_project(customer, overlap=7, max_overlap=7)
