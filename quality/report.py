@@ -24,6 +24,9 @@ Units, scales and levels come from `quality.units`, statistics from `quality.agr
 * ``judges``: each judge's accuracy and kappa against the human consensus and its agreement
   with individual experts, next to the experts' agreement with each other: the reward
   model vs human preference table.
+* ``leaderboard``: per pairwise or ranking question that names the models of its entries,
+  a Bradley-Terry strength per model with its bootstrap interval, wins, losses and ties
+  (``quality.leaderboard_report``).
 
 Scale: annotations are read in one streamed pass. On PostgreSQL the database itself turns
 label, rating and pairwise answers into numeric codes and sends them as a binary COPY that
@@ -48,6 +51,7 @@ from tasks.models import Annotation, Assignment, Item, Project
 
 from . import agreement
 from .analysis import analyse
+from .leaderboard_report import leaderboard_sections
 from .models import GoldResult, JudgeAnnotation
 from .scoring import score_against_gold
 from .units import Units, build_units, factorize, is_answer, scalar_units
@@ -343,6 +347,7 @@ def build_report(project: Project) -> dict:
                                          by_question),
         "judges": [{"judge": judge, "accuracy": float(np.mean([r["accuracy"] for r in rows])),
                     "questions": rows} for judge, rows in sorted(judges.items())],
+        "leaderboard": leaderboard_sections(project, scan.units),
     }
 
 
