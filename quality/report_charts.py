@@ -190,7 +190,8 @@ def written_tables(written: list[dict]) -> list[dict]:
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.2f}"
+    """A strength with its sign; adding 0.0 turns a rounded -0.0 into +0.00."""
+    return f"{round(value, 2) + 0.0:+.2f}"
 
 
 def leaderboard_tables(sections: list[dict]) -> list[dict]:

@@ -13,6 +13,7 @@ from quality.leaderboard import (
     leaderboard,
     refit_strengths,
 )
+from quality.report_charts import BOARD_PAD, BOARD_WIDTH, leaderboard_tables
 from quality.units import build_units
 
 # Agresti, An Introduction to Categorical Data Analysis, 2nd ed. (2007), section 10.6: the
@@ -196,3 +197,21 @@ def test_a_simulated_crowd_recovers_known_strengths_inside_the_intervals():
     for row, true in zip(board.rows, truth, strict=True):
         assert row["interval"][0] <= true <= row["interval"][1]
     assert all(row["ahead_of_next"] > 0.95 for row in board.rows[:-1])
+
+
+def test_the_report_page_draws_each_interval_on_one_scale_with_zero_marked():
+    section = {"question": "better", "kind": "pairwise", "models_field": "models",
+               **leaderboard(games(BASEBALL), prior=0.0, replicates=200).as_dict()}
+    (table,) = leaderboard_tables([section])
+    low = min(row["interval"][0] for row in section["rows"])
+    high = max(row["interval"][1] for row in section["rows"])
+    assert table["scale"] == f"{low:+.2f} to {high:+.2f}"
+    lows = [row["bar"]["x"] for row in table["rows"]]
+    highs = [row["bar"]["x"] + row["bar"]["width"] for row in table["rows"]]
+    assert min(lows) == BOARD_PAD and max(highs) == pytest.approx(BOARD_WIDTH - BOARD_PAD)
+    for row, low, high in zip(table["rows"], lows, highs, strict=True):
+        assert low <= row["bar"]["point"] <= high
+    # Milwaukee is surely above the average team, Baltimore surely below.
+    assert highs[-1] < table["zero"] < lows[0]
+    assert [row["rank"] for row in table["rows"]] == list(range(1, 8))
+    assert table["rows"][-1]["p_beats_next_text"] == "—"
