@@ -260,6 +260,9 @@ class Review(models.Model):
                                  on_delete=models.SET_NULL, related_name="+")
     verdict = models.CharField(max_length=8, choices=Verdict.choices, blank=True)
     answer = models.JSONField(null=True, blank=True)
+    rubric = models.JSONField(
+        default=dict, blank=True,
+        help_text="The reviewer's scores on the project's rubric, {criterion: score}.")
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)

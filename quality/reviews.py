@@ -17,6 +17,7 @@ from config.transactions import retried_on_deadlock
 from tasks import schema
 from tasks import services as task_services
 from tasks.models import Annotation, Assignment
+from tasks.rubric import check_scores
 
 from .models import Review
 from .review_queue import decide
@@ -34,13 +35,19 @@ def _reviewable(annotation_id: int, user) -> Annotation:
 @retried_on_deadlock
 @transaction.atomic
 def review_annotation(*, annotation_id: int, reviewer, verdict: str, answer: Any = None,
-                      comment: str = "") -> Review:
+                      comment: str = "", rubric: Any = None) -> Review:
     """A QA lead's verdict: accept approves the work, reject voids it (the item gets its
-    slot back and the expert reads the comment), fix replaces the answer and approves."""
+    slot back and the expert reads the comment), fix replaces the answer and approves.
+    With any verdict the reviewer may score the answer on the project's rubric
+    (``{criterion: score}``, some criteria or all)."""
     annotation = _reviewable(annotation_id, reviewer)
     comment = comment.strip()
     if verdict == Review.Verdict.REJECT and not comment:
         raise ValidationError({"comment": ["A rejection needs a comment the expert can read."]})
+    rubric = {} if rubric is None else rubric
+    problems = check_scores(annotation.project.rubric, rubric)
+    if problems:
+        raise ValidationError({"rubric": problems})
     if verdict == Review.Verdict.FIX:
         if answer is None:
             raise ValidationError({"answer": ["A fix needs the corrected answer."]})
@@ -62,6 +69,9 @@ def review_annotation(*, annotation_id: int, reviewer, verdict: str, answer: Any
         task_services.approve_assignment(assignment, by=reviewer)
     review = decide(annotation, reviewer=reviewer, verdict=verdict, comment=comment,
                      answer=answer if verdict == Review.Verdict.FIX else None, now=now)
+    if rubric:
+        review.rubric = rubric
+        review.save(update_fields=["rubric"])
     evaluate_rules(annotation.project, annotation.expert_id, now=now)
     return review
 

@@ -220,7 +220,7 @@ class ReviewSerializer(ModelSerializer):
     class Meta:
         model = Review
         fields = ["id", "annotation", "reason", "priority", "verdict", "reviewer", "answer",
-                  "comment", "created_at", "decided_at"]
+                  "rubric", "comment", "created_at", "decided_at"]
         read_only_fields = fields
 
 
@@ -284,6 +284,10 @@ class ReviewRequestSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="",
                                     max_length=5000,
                                     help_text="Required to reject: the expert reads it.")
+    rubric = serializers.DictField(
+        required=False, default=dict,
+        help_text="Scores on the project's rubric, {criterion: whole number from its min to "
+                  "its max}; some criteria or all, with any verdict.")
 
 
 class OverturnSerializer(serializers.Serializer):

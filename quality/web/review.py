@@ -76,21 +76,22 @@ def _give_verdict(request: HttpRequest, annotation: Annotation, verdict: str,
     project = annotation.project
     if verdict == Verdict.FIX:
         form = FixForm(request.POST, prefix="fix", questions=project.questions,
-                       item=annotation.item, answer=annotation.effective_answer)
+                       item=annotation.item, answer=annotation.effective_answer,
+                       rubric=project.rubric)
         forms["fix"] = form
         if not form.is_valid():
             return False
         answer = form.answer()
     else:
-        form = VerdictForm(request.POST, prefix=verdict)
+        form = VerdictForm(request.POST, prefix=verdict, rubric=project.rubric)
         forms[verdict] = form
         if not form.is_valid():
             return False
         answer = None
     done = perform(request, reviews.review_annotation, annotation_id=annotation.pk,
                    reviewer=request.user, verdict=verdict, answer=answer,
-                   comment=form.cleaned_data["comment"], form=form,
-                   success=f"{DONE[verdict]}: {annotation.item.external_id}.")
+                   comment=form.cleaned_data["comment"], rubric=form.rubric_scores(),
+                   form=form, success=f"{DONE[verdict]}: {annotation.item.external_id}.")
     return done is not FAILED
 
 
@@ -115,10 +116,10 @@ def annotation_review(request: HttpRequest, annotation_id: int) -> HttpResponse:
             if following is None:
                 return redirect("workspace:project-review", project_id=project.pk)
             return redirect("workspace:review-annotation", annotation_id=following.annotation_id)
-    forms.setdefault("accept", VerdictForm(prefix="accept"))
-    forms.setdefault("reject", VerdictForm(prefix="reject"))
+    forms.setdefault("accept", VerdictForm(prefix="accept", rubric=project.rubric))
+    forms.setdefault("reject", VerdictForm(prefix="reject", rubric=project.rubric))
     forms.setdefault("fix", FixForm(prefix="fix", questions=project.questions, item=item,
-                                    answer=annotation.effective_answer))
+                                    answer=annotation.effective_answer, rubric=project.rubric))
     pending = Review.objects.filter(annotation=annotation, verdict="").first()
     context = {
         "annotation": annotation, "project": project, "item": item,

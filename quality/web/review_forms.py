@@ -1,5 +1,6 @@
 """The QA lead's verdict forms: a comment for accepting or rejecting, and a fix, which is
-the answer form of the item's questions prefilled with the answer it replaces.
+the answer form of the item's questions prefilled with the answer it replaces; each takes
+scores on the project's rubric.
 
 Spans are marked in the item as ``tasks/web/work_field.html`` shows it, the partial the
 review page shares with the expert's work page. The forms only gather input; what makes a
@@ -19,11 +20,38 @@ from .answer_form import AttemptForm, field_name
 COMMENT_HELP = "The expert reads this with the outcome."
 
 
-class VerdictForm(forms.Form):
+class RubricScores:
+    """Optional scores on the project's rubric, a whole-number input per criterion, for any
+    verdict; whether a score fits its criterion is the review service's to say."""
+
+    def add_rubric(self, rubric: list[dict]) -> None:
+        self.rubric = rubric
+        for criterion in rubric:
+            low, high = criterion["min"], criterion["max"]
+            self.fields[f"rubric_{criterion['name']}"] = forms.IntegerField(
+                label=criterion["name"].replace("_", " ").capitalize(), required=False,
+                help_text=criterion["description"],
+                widget=forms.NumberInput(attrs={"min": low, "max": high, "step": 1,
+                                                "placeholder": f"{low} to {high}"}))
+
+    def rubric_fields(self) -> list[forms.BoundField]:
+        return [self[f"rubric_{criterion['name']}"] for criterion in self.rubric]
+
+    def rubric_scores(self) -> dict[str, int]:
+        """The scores given, by criterion; criteria left empty are not scored."""
+        scores = {c["name"]: self.cleaned_data.get(f"rubric_{c['name']}") for c in self.rubric}
+        return {name: score for name, score in scores.items() if score is not None}
+
+
+class VerdictForm(RubricScores, forms.Form):
     """Accept or reject: the comment is optional to accept and required to reject."""
 
     comment = forms.CharField(required=False, max_length=5000, strip=True,
                               widget=forms.Textarea(attrs={"rows": 3}), help_text=COMMENT_HELP)
+
+    def __init__(self, *args, rubric: list[dict] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_rubric(list(rubric))
 
 
 def initial_answer(item, questions: list[dict], answer: dict) -> dict[str, Any]:
@@ -47,16 +75,18 @@ def initial_answer(item, questions: list[dict], answer: dict) -> dict[str, Any]:
     return initial
 
 
-class FixForm(AttemptForm):
-    """The corrected answer to one item, and a comment for the expert."""
+class FixForm(RubricScores, AttemptForm):
+    """The corrected answer to one item, rubric scores for the expert's, and a comment."""
 
     comment = forms.CharField(required=False, max_length=5000, strip=True,
                               widget=forms.Textarea(attrs={"rows": 2}), help_text=COMMENT_HELP)
 
-    def __init__(self, *args, questions: list[dict], item, answer: dict, **kwargs) -> None:
+    def __init__(self, *args, questions: list[dict], item, answer: dict,
+                 rubric: list[dict] = (), **kwargs) -> None:
         kwargs.setdefault("initial", initial_answer(item, questions, answer))
         super().__init__(*args, questions=questions, items=[item], **kwargs)
         self.item = item
+        self.add_rubric(list(rubric))
 
     def question_fields(self, item, question: dict) -> dict[str, forms.Field]:
         """Spans are marked in the item's text as the work page's partial shows it."""

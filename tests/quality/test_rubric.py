@@ -1,13 +1,18 @@
 """Rubrics: defined on a project (checked like its schema, every problem named by its place)
 and scored on reviews (each score checked against its criterion)."""
 
+from decimal import Decimal
+
 import pytest
 
-from tasks.models import Project
+from accounts.models import Membership
+from quality.models import Review
+from tasks.models import Assignment, Project
 from tasks.rubric import build_rubric, check_scores
 from tasks.schema import SchemaError
 from tests import factories
 from tests.conftest import client_for
+from tests.web.clients import api_as, signed_in
 
 PROJECTS = "/api/v1/projects/"
 RUBRIC = [{"name": "accuracy", "description": "Facts are right.", "min": 1, "max": 5},
@@ -93,3 +98,87 @@ def test_a_bad_rubric_is_refused_beside_bad_questions(customer):
     assert response.status_code == 400
     assert set(response.json()) == {"questions", "rubric"}
     assert not Project.objects.exists()
+
+
+@pytest.fixture
+def scored(customer):
+    """An SFT project with a rubric, two answers waiting for a verdict and a QA lead."""
+    organization = factories.organization_of(customer)
+    project = factories.project(customer, preset="sft", activate=False, rubric=RUBRIC,
+                                review_rate=Decimal("1"))
+    factories.add_items(project, [{"prompt": "Dose of aspirin?"}, {"prompt": "Bed rest?"}])
+    expert = factories.expert()
+    answers = [factories.answered(expert, project, {"response": text})
+               for text in ("75 mg daily.", "Two days.")]
+    qa = factories.member(organization, role=Membership.Role.QA_LEAD)
+    return project, answers, qa
+
+
+@pytest.mark.django_db
+def test_a_review_carries_rubric_scores_through_the_api(scored):
+    _, answers, qa = scored
+    url = f"/api/v1/annotations/{answers[0].pk}/review/"
+    response = api_as(qa).post(url, {"verdict": "accept", "rubric": {"accuracy": 5}},
+                               format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["rubric"] == {"accuracy": 5}
+    assert Review.objects.get(annotation=answers[0], verdict="accept").rubric == {
+        "accuracy": 5}
+    history = api_as(qa).get(f"/api/v1/annotations/{answers[0].pk}/reviews/").json()
+    assert history[-1]["rubric"] == {"accuracy": 5}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("rubric", "message"), [
+    ({"tone": 3}, "tone: not a criterion of this project's rubric; its criteria are "
+                  "accuracy, clarity"),
+    ({"accuracy": 6}, "accuracy: must be a whole number from 1 to 5, got 6"),
+    ({"clarity": 2.5}, "clarity: must be a whole number from 1 to 5, got 2.5"),
+    ({"clarity": "4"}, "clarity: must be a whole number from 1 to 5, got '4'"),
+])
+def test_bad_rubric_scores_answer_400_naming_the_criterion(scored, rubric, message):
+    _, answers, qa = scored
+    response = api_as(qa).post(f"/api/v1/annotations/{answers[0].pk}/review/",
+                               {"verdict": "accept", "rubric": rubric}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"rubric": [message]}
+    assert Assignment.objects.get(pk=answers[0].assignment_id).status == "submitted"
+
+
+@pytest.mark.django_db
+def test_scores_need_a_rubric_and_an_object(scored):
+    project, answers, qa = scored
+    response = api_as(qa).post(f"/api/v1/annotations/{answers[0].pk}/review/",
+                               {"verdict": "accept", "rubric": [5]}, format="json")
+    assert response.status_code == 400 and "rubric" in response.json()
+    project.rubric = []
+    project.save(update_fields=["rubric"])
+    response = api_as(qa).post(f"/api/v1/annotations/{answers[0].pk}/review/",
+                               {"verdict": "accept", "rubric": {"accuracy": 3}}, format="json")
+    assert response.json() == {"rubric": [
+        "this project has no rubric; define one on the project first"]}
+
+
+@pytest.mark.django_db
+def test_the_review_page_scores_on_the_rubric(scored):
+    _, answers, qa = scored
+    page = signed_in(qa).get(f"/workspace/review/{answers[0].pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for prefix in ("accept", "reject", "fix"):
+        assert f'name="{prefix}-rubric_accuracy"' in html
+    assert "A patient could follow it." in html
+
+    response = signed_in(qa).post(f"/workspace/review/{answers[0].pk}/", {
+        "verdict": "fix", f"fix-a-{answers[0].item_id}-response": "75 to 100 mg daily.",
+        "fix-rubric_accuracy": "3", "fix-rubric_clarity": "", "fix-comment": ""})
+    assert response.status_code == 302
+    review = Review.objects.get(annotation=answers[0], verdict="fix")
+    assert (review.rubric, review.answer) == ({"accuracy": 3},
+                                              {"response": "75 to 100 mg daily."})
+
+    response = signed_in(qa).post(f"/workspace/review/{answers[1].pk}/", {
+        "verdict": "accept", "accept-rubric_accuracy": "9", "accept-comment": ""})
+    assert response.status_code == 200
+    assert "accuracy: must be a whole number from 1 to 5, got 9" in response.content.decode()
+    assert not Review.objects.filter(annotation=answers[1]).exclude(verdict="").exists()
