@@ -7,14 +7,13 @@ releases the GIL. Statistics come from `quality.agreement`, consensus from
 """
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
 from . import agreement
-from .aggregation import leave_one_out_agreement, majority, rating_consensus
+from .crowd import CrowdAnswer, crowd_answer, leave_one_out_scores, value_range
 from .units import LEVEL_NONE, Units, factorize
 
 # Kinds whose answers are categories, so a confusion matrix against consensus reads well.
@@ -22,40 +21,10 @@ LABEL_KINDS = ("label", "multi_label", "pairwise", "spans")
 KAPPA_WEIGHTS = {"nominal": None, "ordinal": "linear", "interval": "quadratic"}
 # Pairs of experts sharing fewer items get no kappa: it would be noise.
 MIN_SHARED = 10
-# Annotators x units cells in one matrix of leave_one_out (8 bytes each).
-MATRIX_CELLS = 20_000_000
 
 
 def _optional(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
-
-
-def _value_range(units: Units) -> float | None:
-    """Distance scale of ordered levels (None for nominal, where answers match or not)."""
-    if units.level == "nominal":
-        return None
-    return float(max(units.value_domain[-1] - units.value_domain[0], 1))
-
-
-@dataclass(frozen=True)
-class Consensus:
-    """Per unit the consensus value (nan without answers), its confidence, and how many
-    answers it rests on."""
-
-    values: np.ndarray
-    confidence: np.ndarray
-    answers: np.ndarray
-
-
-def consensus_of(units: Units, packed: np.ndarray) -> Consensus:
-    """Majority for nominal questions; for ordered ones the median, rounded half down onto
-    the scale so that it can be compared with single answers."""
-    answers = np.count_nonzero(~np.isnan(packed), axis=0)
-    if units.level == "nominal":
-        vote = majority(packed, units.value_domain)
-        return Consensus(vote.values, vote.confidence, answers)
-    rc = rating_consensus(packed, float(units.value_domain[0]), float(units.value_domain[-1]))
-    return Consensus(np.ceil(rc.median - 0.5), rc.confidence, answers)
 
 
 def question_stats(question: dict, units: Units | None, packed: np.ndarray | None,
@@ -63,7 +32,7 @@ def question_stats(question: dict, units: Units | None, packed: np.ndarray | Non
     level = units.level if units is not None else LEVEL_NONE
     row = {"question": question["name"], "kind": question["kind"], "level": level,
            "alpha": None, "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None,
-           "items": items, "annotations": answered}
+           "items": items, "annotations": answered, "consensus": None, "ties": 0}
     if units is None or level == LEVEL_NONE or units.n_units == 0:
         return row
     domain = units.value_domain
@@ -128,40 +97,23 @@ def pairwise_kappas(units: Units) -> list[tuple[int, int, int, float | None]]:
             for i, j, s, t in zip(a, b, shared, tables, strict=True) if s >= MIN_SHARED]
 
 
-def annotator_matrices(units: Units) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(annotator indices, annotators x units matrix) over consecutive slices of units,
-    each holding at most about MATRIX_CELLS cells."""
-    if units.n_annotators * units.n_units <= MATRIX_CELLS:
-        yield np.arange(units.n_annotators), units.matrix()
-        return
-    step = max(1, MATRIX_CELLS // units.n_annotators)
-    for start in range(0, units.n_units, step):
-        lo, hi = np.searchsorted(units.unit_idx, [start, start + step])
-        present, rows = np.unique(units.annotator_idx[lo:hi], return_inverse=True)
-        matrix = np.full((len(present), min(step, units.n_units - start)), np.nan)
-        matrix[rows, units.unit_idx[lo:hi] - start] = units.values[lo:hi]
-        yield present, matrix
-
-
 def leave_one_out(units: Units) -> tuple[np.ndarray, np.ndarray]:
-    """Per annotator index: summed leave-one-out agreement scores and how many there are."""
-    total = np.zeros(units.n_annotators)
-    scored = np.zeros(units.n_annotators, np.int64)
-    value_range = _value_range(units)
-    for present, matrix in annotator_matrices(units):
-        mean, n = leave_one_out_agreement(matrix, units.value_domain, value_range)
-        total[present] += np.where(n > 0, mean, 0.0) * n
-        scored[present] += n
-    return total, scored
+    """Per annotator index: summed agreement with the others (quality.crowd) and how many
+    answers were scored."""
+    score, scored = leave_one_out_scores(units)
+    total = np.bincount(units.annotator_idx, weights=np.where(scored, score, 0.0),
+                        minlength=units.n_annotators)
+    return total, np.bincount(units.annotator_idx, weights=scored,
+                              minlength=units.n_annotators).astype(np.int64)
 
 
-def confusion(units: Units, packed: np.ndarray, consensus: Consensus) -> dict:
+def confusion(units: Units, packed: np.ndarray, consensus: CrowdAnswer) -> dict:
     """Team confusion against consensus: rows are consensus values, columns answers."""
     matrix = agreement.confusion_against(packed, consensus.values, units.value_domain)
     return {"labels": list(units.value_labels), "matrix": matrix.sum(axis=0).tolist()}
 
 
-def item_agreement(units: Units, consensus: Consensus) -> tuple[np.ndarray, np.ndarray]:
+def item_agreement(units: Units, consensus: CrowdAnswer) -> tuple[np.ndarray, np.ndarray]:
     """Per item of the units: the mean consensus confidence over its units with two or
     more answers, and whether it has any (single answers cannot disagree)."""
     n_items = len(units.item_ids)
@@ -173,7 +125,7 @@ def item_agreement(units: Units, consensus: Consensus) -> tuple[np.ndarray, np.n
     return np.divide(sums, counts, out=np.ones(n_items), where=has), has
 
 
-def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus: Consensus,
+def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus: CrowdAnswer,
                     judged: Units) -> dict[str, dict]:
     """Per judge on one question: accuracy and kappa against the human consensus, and the
     share of judge-expert answer pairs that agree next to the experts' own pairwise share.
@@ -182,15 +134,15 @@ def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus:
     way gold answers are scored.
     """
     domain = units.value_domain
-    value_range = _value_range(units)
+    scale = value_range(units)
     width = int(max(units.unit_part.max(initial=0), judged.unit_part.max(initial=0))) + 1
     human_keys = units.item_ids[units.unit_item] * width + units.unit_part
     counts = agreement.value_counts(packed, domain).astype(float)
     values = np.asarray(domain, dtype=float)
-    if value_range is None:
+    if scale is None:
         similarity = np.eye(len(domain))
     else:
-        similarity = 1.0 - np.abs(values[:, None] - values[None, :]) / value_range
+        similarity = 1.0 - np.abs(values[:, None] - values[None, :]) / scale
     out: dict[str, dict] = {}
     judge_unit = judged.unit_idx
     keys = judged.item_ids[judged.unit_item[judge_unit]] * width + judged.unit_part[judge_unit]
@@ -207,10 +159,10 @@ def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus:
         code = np.searchsorted(values, answer)
         valid = (code < len(values)) & (values[np.minimum(code, len(values) - 1)] == answer)
         code = np.minimum(code, len(values) - 1)
-        if value_range is None:
+        if scale is None:
             accuracy = float(np.mean(answer == truth))
         else:
-            accuracy = float(np.mean(np.clip(1 - np.abs(answer - truth) / value_range, 0, 1)))
+            accuracy = float(np.mean(np.clip(1 - np.abs(answer - truth) / scale, 0, 1)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             labels = np.union1d(values, answer)
@@ -240,7 +192,7 @@ class QuestionAnalysis:
     stats: dict
     units: Units | None = None
     packed: np.ndarray | None = None
-    consensus: Consensus | None = None
+    consensus: CrowdAnswer | None = None
     confusion: dict | None = None
     kappas: list = field(default_factory=list)
     loo: tuple[np.ndarray, np.ndarray] | None = None
@@ -249,12 +201,16 @@ class QuestionAnalysis:
 
 
 def analyse(question: dict, units: Units | None, answered: int, items: int,
-            judged: Units | None = None) -> QuestionAnalysis:
+            judged: Units | None = None, *, trust: dict[int, float] | None = None,
+            seed: int = 0) -> QuestionAnalysis:
+    """One question's statistics, its crowd answer (quality.crowd, with `trust` in each
+    expert and ties drawn from `seed`) and how each expert and judge stands against it."""
     packed = units.packed() if units is not None and units.n_units else None
     stats = question_stats(question, units, packed, answered, items)
     if packed is None:
         return QuestionAnalysis(stats)
-    consensus = consensus_of(units, packed)
+    consensus = crowd_answer(units, trust=trust, seed=seed)
+    stats.update(consensus=consensus.method, ties=int(consensus.tied.sum()))
     return QuestionAnalysis(
         stats, units, packed, consensus,
         confusion=({"question": question["name"], **confusion(units, packed, consensus)}

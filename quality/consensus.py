@@ -1,22 +1,24 @@
 """Consensus answers per item and question, for the consensus and dpo exports.
 
-Per question kind:
+The crowd's answer to each question is `quality.crowd.crowd_answer`, the one definition the
+agreement report, the rules and the experts list read too; this module turns it into
+answers in the question's own shape:
 
-* ``label``: Dawid-Skene, started from a vote weighted by each expert's trust on the project
-  (``TrustScore.mean``; the prior mean for experts without one), so that experts with a gold
-  record outweigh a coordinated wrong majority. It needs enough answers per expert to learn
-  from: where the experts of a chunk have fewer than ``MIN_DAWID_SKENE_ANSWERS`` answers
-  each (the median), the trust-weighted vote itself is the answer. The plain majority is
-  given alongside.
-* ``pairwise`` and ``ranking``: the Bradley-Terry order of the completions (choix, through
-  ``quality.aggregation.rank_consensus``); a pairwise answer is the side it prefers, "tie"
-  when it prefers neither, with the A / B / tie majority alongside.
-* ``rating``: the median, or the mean for interval questions; both are given.
+* ``label``: the label Dawid-Skene chose (gold items held at their gold answers, EM
+  started from the trust-weighted vote), or with too few answers per expert the
+  trust-weighted vote; the plain majority is given alongside.
+* ``pairwise`` and ``ranking``: the Bradley-Terry order of the completions; a pairwise
+  answer is the side it prefers, "tie" when it prefers neither, with the A / B / tie
+  majority alongside.
+* ``rating``: the median, rounded half down onto an ordinal scale, or the mean on an
+  interval one; both are given.
 * ``multi_label``: per-option majority; ``spans``: token majority merged back into spans.
 * ``text``: the reviewer's pick, the latest answer a reviewer accepted or fixed.
 
-A reviewer's fix (``Annotation.final_answer``) wins over all of these, with confidence 1;
-when several answers to one item were fixed, the latest answer's fix wins.
+Ties are drawn from the project's seed (`quality.crowd.tie_seed`), so the exports and the
+report resolve a tied item the same way; ``tied`` says where that happened. A reviewer's
+fix (``Annotation.final_answer``) wins over all of these, with confidence 1; when several
+answers to one item were fixed, the latest answer's fix wins.
 
 Each question's consensus carries a ``confidence`` (the Dawid-Skene posterior, the
 Bradley-Terry probability that the first beats the second, the majority's share, or for
@@ -27,7 +29,7 @@ the side for pairwise) and the number of answers behind it.
 The work is the counted answers (submitted or approved), gold items included and flagged.
 Consensus is computed a chunk of ``CHUNK_ITEMS`` items at a time, so an export never holds a
 project in memory; Dawid-Skene therefore learns each expert's confusion within the chunk,
-with trust carrying their record across chunks.
+with trust carrying their record across chunks and gold items anchoring each chunk.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,21 +43,17 @@ from django.db.models import OuterRef, Subquery
 from tasks.models import Annotation, Assignment, Item, Project
 
 from .aggregation import (
-    dawid_skene,
     majority,
     multi_label_consensus,
-    rank_consensus,
     rating_consensus,
     span_consensus,
+    unit_keys,
 )
+from .crowd import CrowdAnswer, crowd_answer, tie_seed
 from .models import Review, TrustScore
-from .trust import PRIOR
 from .units import Units, build_units
 
 CHUNK_ITEMS = 2000
-# Dawid-Skene learns a confusion matrix per expert; with only a few answers each it finds
-# degenerate fits (every expert "always says y") and reports them with full confidence.
-MIN_DAWID_SKENE_ANSWERS = 20
 ACCEPTED = (Review.Verdict.ACCEPT, Review.Verdict.FIX)
 
 
@@ -87,12 +85,6 @@ class ItemConsensus:
     questions: dict[str, QuestionConsensus]
 
 
-def trust_weights(project: Project) -> dict[int, float]:
-    """Each expert's trust mean on the project; experts without a record get the prior's."""
-    return dict(TrustScore.objects.filter(project=project)
-                .values_list("expert_id", "mean"))
-
-
 def latest_verdicts() -> Subquery:
     """The verdict of an outer annotation's latest decided review."""
     return Subquery(Review.objects.filter(annotation=OuterRef("pk")).exclude(verdict="")
@@ -106,29 +98,39 @@ def consensus(project: Project, *, questions: Sequence[dict] | None = None,
     items = Item.objects.filter(project=project).order_by("id")
     if not gold:
         items = items.filter(is_gold=False)
-    rows = items.values_list("id", "external_id", "data", "is_gold").iterator(
+    rows = items.values_list("id", "external_id", "data", "is_gold", "gold").iterator(
         chunk_size=chunk_items)
-    trust = trust_weights(project)
+    crowd = Crowd(TrustScore.objects.means_on(project), tie_seed(project.pk))
     questions = project.questions if questions is None else questions
     while chunk := list(islice(rows, chunk_items)):
-        yield from chunk_consensus(questions, chunk, trust)
+        yield from chunk_consensus(questions, chunk, crowd)
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """What the crowd answer knows of a project beyond its answers: each expert's trust
+    mean and the seed its ties are drawn from."""
+
+    trust: dict[int, float]
+    seed: int
 
 
 def chunk_consensus(questions: Sequence[dict], chunk: Sequence[tuple],
-                    trust: dict[int, float]) -> list[ItemConsensus]:
-    """Consensus for a chunk of (id, external_id, data, is_gold) item rows."""
+                    crowd: Crowd) -> list[ItemConsensus]:
+    """Consensus for a chunk of (id, external_id, data, is_gold, gold) item rows."""
     ids = [row[0] for row in chunk]
     data = {row[0]: row[2] for row in chunk}
+    gold = {row[0]: row[4] for row in chunk if row[3] and row[4]}
     answers = list(
         Annotation.objects.filter(item_id__in=ids, assignment__status__in=Assignment.COUNTED)
         .order_by("id").values_list("id", "item_id", "expert_id", "answer", "final_answer"))
     picked = _reviewers_picks(ids) if any(q["kind"] == "text" for q in questions) else {}
-    by_question = {q["name"]: question_consensus(q, answers, data, trust, picked)
+    by_question = {q["name"]: question_consensus(q, answers, data, crowd, picked, gold)
                    for q in questions}
     return [ItemConsensus(item_id, external_id, item_data, is_gold,
                           {name: per_item.get(item_id) or QuestionConsensus()
                            for name, per_item in by_question.items()})
-            for item_id, external_id, item_data, is_gold in chunk]
+            for item_id, external_id, item_data, is_gold, _ in chunk]
 
 
 def _reviewers_picks(item_ids: Iterable[int]) -> dict[int, int]:
@@ -148,8 +150,8 @@ def _fields(question: dict, data: dict[int, dict]) -> dict | None:
 
 
 def question_consensus(question: dict, answers: Sequence[tuple], data: dict[int, dict],
-                       trust: dict[int, float],
-                       picked: dict[int, int]) -> dict[int, QuestionConsensus]:
+                       crowd: Crowd, picked: dict[int, int],
+                       gold: dict[int, dict]) -> dict[int, QuestionConsensus]:
     """Per item id, the consensus of one question over the chunk's answers."""
     name, kind = question["name"], question["kind"]
     fixes: dict[int, Any] = {}
@@ -166,7 +168,10 @@ def question_consensus(question: dict, answers: Sequence[tuple], data: dict[int,
         return _text_consensus(name, triples, answers, picked)
     fields = _fields(question, data)
     units = build_units([t[:3] for t in triples], question, fields)
-    out = _AGGREGATORS[kind](question, units, trust, fields)
+    answer = crowd_answer(units, trust=crowd.trust, seed=crowd.seed,
+                          gold={item: value[name] for item, value in gold.items()
+                                if value.get(name) is not None})
+    out = _SHAPES[kind](question, units, answer, fields, crowd.seed)
     counts = np.bincount(np.searchsorted(units.item_ids, [t[0] for t in triples]),
                          minlength=len(units.item_ids)) if triples else []
     for item_id, n in zip(units.item_ids.tolist(), counts, strict=True):
@@ -198,106 +203,88 @@ def _per_item(units: Units) -> dict[int, QuestionConsensus]:
     return {item_id: QuestionConsensus() for item_id in units.item_ids.tolist()}
 
 
-def _label(question: dict, units: Units, trust: dict[int, float],
-           fields: dict | None) -> dict:
+def _label(question: dict, units: Units, answer: CrowdAnswer, fields: dict | None,
+           seed: int) -> dict:
     out = _per_item(units)
     if units.n_units == 0:
         return out
     labels = units.value_labels
-    prior = PRIOR.mean
-    weights = [trust.get(int(expert), prior) for expert in units.annotator_ids]
-    if np.median(np.bincount(units.annotator_idx)) >= MIN_DAWID_SKENE_ANSWERS:
-        fitted = dawid_skene(units.unit_idx, units.annotator_idx, units.codes(),
-                             len(units.value_domain), weights_init=weights)
-        chosen, confidence, method = fitted.labels, fitted.confidence, "dawid_skene"
-    else:
-        weighted = majority(units.matrix(), units.value_domain, weights=weights)
-        chosen = np.searchsorted(units.value_domain, weighted.values)
-        confidence, method = weighted.confidence, "weighted_majority"
-    vote = majority(units.packed(), units.value_domain)
+    chosen = np.searchsorted(units.value_domain, answer.values)
+    vote = majority(units.packed(), units.value_domain, seed=seed, keys=unit_keys(units))
     winner = np.searchsorted(units.value_domain, vote.values)
     for unit, item_id in enumerate(units.item_ids.tolist()):
         entry = out[item_id]
         entry.answer = labels[chosen[unit]]
-        entry.confidence = float(confidence[unit])
-        entry.method = method
+        entry.confidence = float(answer.confidence[unit])
+        entry.method = answer.method
         entry.details = {"majority": labels[winner[unit]],
-                         "majority_share": float(vote.confidence[unit])}
+                         "majority_share": float(vote.confidence[unit]),
+                         "tied": bool(answer.tied[unit])}
     return out
 
 
-def _preference(question: dict, units: Units, trust: dict[int, float],
-                fields: dict | None) -> dict:
+def _preference(question: dict, units: Units, answer: CrowdAnswer, fields: dict | None,
+                seed: int) -> dict:
     out = _per_item(units)
     if units.n_units == 0:
         return out
-    ranked = rank_consensus(units)
+    ranked = answer.ranked
     pairwise = question["kind"] == "pairwise"
     if pairwise:
-        vote = majority(units.packed(), units.value_domain)
+        vote = majority(units.packed(), units.value_domain, seed=seed, keys=unit_keys(units))
         winner = np.searchsorted(units.value_domain, vote.values)
     for i, item_id in enumerate(ranked.item_ids.tolist()):
         entry = out[item_id]
         width = int(ranked.n_completions[i])
         entry.scores = ranked.scores[i, :width]
         entry.confidence = float(ranked.confidence[i])
-        entry.method = "bradley_terry"
+        entry.method = answer.method
         if not pairwise:
             entry.answer = ranked.order[i, :width].tolist()
             continue
-        choice = ("tie" if np.isclose(entry.scores[0], entry.scores[1])
-                  else "A" if ranked.order[i, 0] == 0 else "B")
-        entry.answer = _with_strength(question, units, i, choice)
-        entry.details = {"majority": units.value_labels[winner[i]]}
+        value = float(answer.values[i])
+        choice = "tie" if value == 0 else "A" if value < 0 else "B"
+        entry.answer = ({"choice": choice, "strength": max(int(abs(value)), 1)}
+                        if question.get("strength") else choice)
+        entry.details = {"majority": units.value_labels[winner[i]],
+                         "tied": bool(vote.tied[i])}
     return out
 
 
-def _with_strength(question: dict, units: Units, unit: int, choice: str) -> Any:
-    """A strength question's answer: the median strength of the answers on the chosen side."""
-    if not question.get("strength"):
-        return choice
-    lo, hi = np.searchsorted(units.unit_idx, [unit, unit + 1])
-    values = units.values[lo:hi]
-    side = {"A": values < 0, "B": values > 0, "tie": values == 0}[choice]
-    strengths = np.abs(values[side])
-    strength = int(np.ceil(np.median(strengths) - 0.5)) if len(strengths) else 1
-    return {"choice": choice, "strength": max(strength, 1)}
-
-
-def _rating(question: dict, units: Units, trust: dict[int, float],
-            fields: dict | None) -> dict:
+def _rating(question: dict, units: Units, answer: CrowdAnswer, fields: dict | None,
+            seed: int) -> dict:
     out = _per_item(units)
     if units.n_units == 0:
         return out
     rc = rating_consensus(units.packed(), question["min"], question["max"])
-    interval = units.level == "interval"
     for unit, item_id in enumerate(units.item_ids.tolist()):
         entry = out[item_id]
-        median, mean = float(rc.median[unit]), float(rc.mean[unit])
-        entry.answer = mean if interval else median
-        entry.confidence = float(rc.confidence[unit])
-        entry.method = "mean" if interval else "median"
-        entry.details = {"median": median, "mean": mean}
+        entry.answer = float(answer.values[unit])
+        entry.confidence = float(answer.confidence[unit])
+        entry.method = answer.method
+        entry.details = {"median": float(rc.median[unit]), "mean": float(rc.mean[unit])}
     return out
 
 
-def _per_option(question: dict, units: Units, trust: dict[int, float],
-                fields: dict | None) -> dict:
+def _per_option(question: dict, units: Units, answer: CrowdAnswer, fields: dict | None,
+                seed: int) -> dict:
     out = _per_item(units)
     if units.n_units == 0:
         return out
     if question["kind"] == "multi_label":
-        merged = multi_label_consensus(units, question["options"])
+        merged = multi_label_consensus(units, question["options"], seed=seed)
     else:
-        merged = span_consensus(units, fields)
-    for item_id, entry in out.items():
+        merged = span_consensus(units, fields, seed=seed)
+    tied = np.bincount(units.unit_item, weights=answer.tied, minlength=len(units.item_ids))
+    for index, (item_id, entry) in enumerate(out.items()):
         entry.answer = merged.answers[item_id]
         entry.confidence = float(merged.confidence[item_id])
-        entry.method = "majority"
+        entry.method = answer.method
+        entry.details = {"tied": bool(tied[index])}
     return out
 
 
-_AGGREGATORS = {
+_SHAPES = {
     "label": _label,
     "pairwise": _preference,
     "ranking": _preference,

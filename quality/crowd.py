@@ -1,52 +1,232 @@
-"""The crowd's answer to a question, and how far one answer agrees with it.
+"""The crowd's answer to a question, and how far each expert agrees with the others.
 
-Django-free, so that the submission hook, the quality rules, the experts list, the report
-and the exports read one definition.
+One definition per question kind, used by the agreement report (its consensus, confusion
+matrices and disputed items), the consensus and dpo exports, the quality rules and the
+experts list. Django-free: callers pass `quality.units.Units` and the facts they hold
+(trust in each expert, gold answers, the project's tie seed).
+
+The crowd answer per kind (`crowd_answer`), one value per unit:
+
+* ``label``: Dawid-Skene, with gold items held at their known classes and EM started
+  from a vote weighted by each expert's trust. It learns a confusion matrix per expert,
+  so where the experts have fewer than ``MIN_DAWID_SKENE_ANSWERS`` answers each (the
+  median) the trust-weighted vote itself is the answer.
+* ``pairwise`` and ``ranking``: the Bradley-Terry order of the item's completions
+  (quality.aggregation.rank_consensus). A pairwise unit's value is the preferred side
+  (A -1, B +1, 0 for a tie when the two strengths are equal) times, for strength
+  questions, the median strength of the answers on that side; a ranking unit's value is
+  the completion's position in the order.
+* ``rating``: the median on an ordinal scale, rounded half down onto the scale (an
+  ordinal answer must be a point of it), the mean on an interval scale.
+* ``multi_label`` and ``spans``: majority per option and per token.
+
+A tie is never broken towards the first option: it is drawn uniformly among the tied
+values from the project's recorded seed (quality.aggregation.majority), and `tied` says
+where. Repeated answers by one expert to one item are treated one way everywhere: units
+keep the expert's latest answer (quality.units.build_units).
+
+Agreement with consensus (`leave_one_out_scores`) compares each answer with the crowd of
+the OTHER experts on the unit, so that an expert's own answer does not prop up their
+score: 1 for the others' majority value and 1/t when the others tie t ways (the expected
+credit of a random tie-break); on ordered scales 1 - |answer - others' median| / range.
+An expert's agreement is the mean over every unit they answered beside someone else,
+the same number in the report, the experts list and the agreement rule.
 """
 
-import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-COMPARED_KINDS = ("label", "pairwise", "rating")
-# A rating within this distance of the others' median agrees with them.
-RATING_TOLERANCE = 1
+import numpy as np
+
+from .aggregation import (
+    DawidSkene,
+    RankConsensus,
+    dawid_skene,
+    majority,
+    rank_consensus,
+    rating_consensus,
+    unit_keys,
+)
+from .agreement import domain_index
+from .units import Units
+
+# Dawid-Skene learns a confusion matrix per expert; with only a few answers each it finds
+# degenerate fits (every expert "always says y") and reports them with full confidence.
+MIN_DAWID_SKENE_ANSWERS = 20
+# The trust of an expert without a record: the mean of the prior Beta(2, 2).
+PRIOR_TRUST = 0.5
+
+
+@dataclass(frozen=True)
+class CrowdAnswer:
+    """Per unit: the crowd's value (nan where nobody answered), its confidence on [0, 1],
+    the number of answers, and whether a tie was drawn. `method` names the rule that
+    chose it; `fit` is the Dawid-Skene model behind a label question's answer (each
+    expert's confusion matrix and spammer score), `ranked` the Bradley-Terry fit behind
+    a pairwise or ranking one."""
+
+    values: np.ndarray
+    confidence: np.ndarray
+    answers: np.ndarray
+    tied: np.ndarray
+    method: str
+    fit: DawidSkene | None = None
+    ranked: RankConsensus | None = None
+
+
+def tie_seed(project_id: int) -> int:
+    """The seed a project's tied votes are drawn from: its id, so that the report and the
+    exports resolve every tie on an item the same way, run after run."""
+    return int(project_id)
+
+
+def value_range(units: Units) -> float | None:
+    """Distance scale of ordered levels (None for nominal, where answers match or not)."""
+    if units.level == "nominal":
+        return None
+    return float(max(units.value_domain[-1] - units.value_domain[0], 1))
+
+
+def _answers_per_unit(units: Units) -> np.ndarray:
+    return np.bincount(units.unit_idx, minlength=units.n_units)
+
+
+def _label(units: Units, trust: Mapping[int, float], gold: Mapping[int, Any],
+           seed: int) -> CrowdAnswer:
+    weights = np.array([trust.get(int(e), PRIOR_TRUST) for e in units.annotator_ids])
+    answers = _answers_per_unit(units)
+    per_expert = np.bincount(units.annotator_idx, minlength=units.n_annotators)
+    if len(per_expert) and np.median(per_expert) >= MIN_DAWID_SKENE_ANSWERS:
+        unit_of = {item: u for u, item in enumerate(units.item_ids.tolist())}
+        labels = {value: code for code, value in enumerate(units.value_labels)}
+        clamped = {unit_of[item]: labels[value] for item, value in gold.items()
+                   if item in unit_of and value in labels}
+        fit = dawid_skene(units.unit_idx, units.annotator_idx, units.codes(),
+                          len(units.value_domain), weights_init=weights, gold=clamped or None)
+        values = np.where(answers > 0, units.value_domain[fit.labels].astype(float), np.nan)
+        return CrowdAnswer(values, fit.confidence, answers, np.zeros(units.n_units, bool),
+                           "dawid_skene", fit=fit)
+    vote = majority(units.matrix(), units.value_domain, weights=weights, seed=seed,
+                    keys=unit_keys(units))
+    return CrowdAnswer(vote.values, vote.confidence, answers, vote.tied, "weighted_majority")
+
+
+def _preference(units: Units, seed: int) -> CrowdAnswer:
+    ranked = rank_consensus(units)
+    answers = _answers_per_unit(units)
+    tied = np.zeros(units.n_units, bool)
+    values = np.full(units.n_units, np.nan)
+    if units.kind == "pairwise":
+        scores = ranked.scores[:, :2]
+        tied = np.isclose(scores[:, 0], scores[:, 1])
+        side = np.where(tied, 0.0, np.where(ranked.order[:, 0] == 0, -1.0, 1.0))
+        values = side * _strength(units, side)
+    else:
+        position = np.argsort(np.where(ranked.order < 0, np.iinfo(np.int64).max,
+                                       ranked.order), axis=1)
+        values = position[units.unit_item, units.unit_part].astype(float)
+    values[answers == 0] = np.nan
+    return CrowdAnswer(values, ranked.confidence[units.unit_item], answers, tied,
+                       "bradley_terry", ranked=ranked)
+
+
+def _strength(units: Units, side: np.ndarray) -> np.ndarray:
+    """Per pairwise unit the median strength of the answers on the chosen side, rounded
+    half down and at least 1 (1 throughout for questions without strength)."""
+    out = np.ones(units.n_units)
+    strength = np.abs(units.values)
+    if strength.max(initial=0) <= 1:
+        return out
+    chosen = np.sign(units.values) == side[units.unit_idx]
+    unit = units.unit_idx[chosen]
+    order = np.lexsort((strength[chosen], unit))
+    unit, picked = unit[order], strength[chosen][order]
+    count = np.bincount(unit, minlength=units.n_units)
+    start = np.cumsum(count) - count
+    has = count > 0
+    lo = picked[(start + (count - 1) // 2)[has]]
+    hi = picked[(start + count // 2)[has]]
+    out[has] = np.maximum(1.0, np.ceil((lo + hi) / 2.0 - 0.5))
+    return out
+
+
+def _rating(units: Units) -> CrowdAnswer:
+    rc = rating_consensus(units.packed(), float(units.value_domain[0]),
+                          float(units.value_domain[-1]))
+    if units.level == "interval":
+        values, method = rc.mean, "mean"
+    else:
+        values, method = np.ceil(rc.median - 0.5), "median"
+    return CrowdAnswer(values, rc.confidence, _answers_per_unit(units),
+                       np.zeros(units.n_units, bool), method)
+
+
+def _per_option(units: Units, seed: int) -> CrowdAnswer:
+    vote = majority(units.packed(), units.value_domain, seed=seed,
+                    keys=unit_keys(units, per_item=units.kind == "spans"))
+    return CrowdAnswer(vote.values, vote.confidence, _answers_per_unit(units), vote.tied,
+                       "majority")
+
+
+def crowd_answer(units: Units, *, trust: Mapping[int, float] | None = None,
+                 gold: Mapping[int, Any] | None = None, seed: int = 0) -> CrowdAnswer:
+    """The crowd's answer to every unit of one question (see the module docstring).
+
+    `trust` maps expert id to their trust mean on the project (PRIOR_TRUST without one),
+    `gold` item id to the gold answer of a label question, `seed` draws ties.
+    """
+    if units.kind == "label":
+        return _label(units, trust or {}, gold or {}, seed)
+    if units.kind in ("pairwise", "ranking"):
+        return _preference(units, seed)
+    if units.kind == "rating":
+        return _rating(units)
+    if units.kind in ("multi_label", "spans"):
+        return _per_option(units, seed)
+    raise ValueError(f"no crowd answer for {units.kind!r} questions")
+
+
+def leave_one_out_scores(units: Units) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer of `units` (its long form): agreement with the other experts on the
+    unit (see the module docstring), and whether there was anyone else to agree with."""
+    unit, values = units.unit_idx, units.values
+    n = len(unit)
+    if units.level == "nominal":
+        v = len(units.value_domain)
+        _, _, idx = domain_index(values[None, :], units.value_domain)
+        counts = np.bincount(unit * v + idx, minlength=units.n_units * v)
+        others = counts.reshape(-1, v)[unit]
+        others[np.arange(n), idx] -= 1
+        scored = others.sum(axis=1) > 0
+        top = others == others.max(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(scored, top[np.arange(n), idx] / top.sum(axis=1), 0.0)
+        return score, scored
+    # Units are sorted by unit then annotator; sort values within each unit.
+    order = np.lexsort((values, unit))
+    u, sorted_values = unit[order], values[order]
+    start = np.searchsorted(u, u, side="left")
+    size = np.searchsorted(u, u, side="right") - start
+    rank = np.arange(n) - start
+    rest = size - 1
+    lo, hi = (rest - 1) // 2, rest // 2
+    lo = lo + (lo >= rank)
+    hi = hi + (hi >= rank)
+    median = (sorted_values[np.clip(start + lo, 0, n - 1)]
+              + sorted_values[np.clip(start + hi, 0, n - 1)]) / 2.0
+    score = np.empty(n)
+    scored = np.empty(n, dtype=bool)
+    score[order] = np.where(rest >= 1, 1.0 - np.abs(sorted_values - median) / value_range(units),
+                            0.0)
+    scored[order] = rest >= 1
+    return score, scored
 
 
 def choice(value: Any) -> Any:
     """A pairwise answer's side; its strength does not decide agreement."""
     return value["choice"] if isinstance(value, dict) else value
-
-
-def answer_agreement(questions: Sequence[dict], answer: dict,
-                     others: Iterable[dict]) -> float | None:
-    """Share of the answer's comparable questions on which it matches the other experts.
-
-    Label and pairwise answers match when they are the others' majority value (pairwise
-    strength is ignored; with the others tied there is no majority and the question is not
-    compared); ratings match within RATING_TOLERANCE of the others' median. Other kinds
-    have no single right answer to match and are skipped. None when nothing was compared.
-    """
-    others = list(others)
-    compared = matched = 0
-    for question in questions:
-        kind, name = question["kind"], question["name"]
-        if kind not in COMPARED_KINDS or answer.get(name) is None:
-            continue
-        values = [other[name] for other in others if other.get(name) is not None]
-        if not values:
-            continue
-        if kind == "rating":
-            compared += 1
-            matched += abs(answer[name] - statistics.median(values)) <= RATING_TOLERANCE
-            continue
-        ranked = Counter(choice(v) for v in values).most_common(2)
-        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            continue
-        compared += 1
-        matched += choice(answer[name]) == ranked[0][0]
-    return matched / compared if compared else None
 
 
 def _leading_share(votes: Iterable[tuple[Any, float]]) -> float:

@@ -12,8 +12,9 @@ What an observation is, per metric:
 * gold_accuracy_lower: the same scores; the value is the 5% lower bound of the Beta
   posterior (quality.trust), which a few lucky answers cannot lift.
 * median_seconds: an answered assignment with a duration.
-* agreement_with_consensus: an answer on a complete item that can be compared with the
-  OTHER experts' answers there; see `quality.crowd.answer_agreement`.
+* agreement_with_consensus: a counted answer on a non-gold item that met another expert's
+  answer there; the value is the mean of quality.crowd's leave-one-out scores over every
+  unit of those answers, the figure the agreement report gives the expert.
 * skip_rate: an assignment the expert skipped or answered.
 * rejection_rate: an answer a reviewer decided on; rejected ones count against the expert
   (a rejection later overturned does not).
@@ -26,14 +27,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks.export import expert_pseudonym
-from tasks.models import Annotation, Assignment, Project, ProjectExpert
+from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
 
 from . import crowd, trust
 from .models import GoldResult, QualityAction, QualityRule, Review
+from .report import counted_annotations
+from .units import build_units, is_answer
 
 METRIC_WORDS = {
     QualityRule.Metric.GOLD_ACCURACY: "Gold accuracy",
@@ -157,36 +160,63 @@ def rejection_rate(project: Project, expert_id: int, window: Window) -> Measurem
     return Measurement(rejected / len(latest) if latest else None, len(latest))
 
 
-def complete_item_answers(project: Project) -> QuerySet[Annotation]:
-    """Counted answers on the project's complete, non-gold items."""
-    return Annotation.objects.filter(
-        project=project, assignment__status__in=Assignment.COUNTED, item__is_gold=False,
-        item__annotated__gte=F("item__overlap"))
-
-
-def agreement_by_expert(project: Project, own: QuerySet[Annotation]) -> dict[int, list[float]]:
-    """Per expert, the agreement of each of their answers in `own` (answers on complete
-    items, see `complete_item_answers`) with the other experts' answers on the same item."""
-    mine = list(own.values_list("expert_id", "item_id", "answer"))
-    others: dict[int, list[tuple[int, dict]]] = defaultdict(list)
+def agreement_by_expert(project: Project,
+                        own: QuerySet[Annotation]) -> dict[int, list[tuple[float, int]]]:
+    """Per expert, for each of their answers in `own` that met another expert's answer on
+    some unit: the summed agreement over those units and their number (quality.crowd's
+    leave-one-out scores, over every counted answer on the same items, the report's
+    population)."""
+    mine = set(own.values_list("expert_id", "item_id"))
     # A subquery rather than a list of ids: an expert may have answered thousands of items.
-    rows = complete_item_answers(project).filter(item_id__in=own.values("item_id"))
-    for expert_id, item_id, answer in rows.values_list("expert_id", "item_id", "answer"):
-        others[item_id].append((expert_id, answer))
-    scores: dict[int, list[float]] = defaultdict(list)
-    for expert_id, item_id, answer in mine:
-        score = crowd.answer_agreement(project.questions, answer,
-                                 (a for e, a in others[item_id] if e != expert_id))
-        if score is not None:
-            scores[expert_id].append(score)
-    return scores
+    rows = list(counted_annotations(project).filter(item_id__in=own.values("item_id"))
+                .values_list("item_id", "expert_id", "answer"))
+    totals: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0, 0])
+    for question in project.questions:
+        if question["kind"] == "text":
+            continue
+        name = question["name"]
+        triples = [(item_id, expert_id, answer[name]) for item_id, expert_id, answer in rows
+                   if is_answer(answer.get(name), question["kind"])]
+        if not triples:
+            continue
+        units = build_units(triples, question, _item_fields(question, triples))
+        score, scored = crowd.leave_one_out_scores(units)
+        items = units.item_ids[units.unit_item[units.unit_idx]][scored].tolist()
+        experts = units.annotator_ids[units.annotator_idx][scored].tolist()
+        for item_id, expert_id, value in zip(items, experts, score[scored].tolist(),
+                                             strict=True):
+            total = totals[expert_id, item_id]
+            total[0] += value
+            total[1] += 1
+    out: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for (expert_id, item_id), (total, count) in totals.items():
+        if (expert_id, item_id) in mine:
+            out[expert_id].append((total, count))
+    return out
+
+
+def _item_fields(question: dict, triples: list[tuple]) -> dict | None:
+    """What units of a ranking or spans question need to know of their items."""
+    if question["kind"] not in ("ranking", "spans"):
+        return None
+    values = Item.objects.filter(pk__in={t[0] for t in triples}).values_list(
+        "id", f"data__{question['field']}")
+    if question["kind"] == "ranking":
+        return {pk: len(value or ()) for pk, value in values}
+    return {pk: value or "" for pk, value in values}
+
+
+def pooled(scores: Sequence[tuple[float, int]]) -> float | None:
+    """The mean agreement over every scored unit of the answers (as the report pools it)."""
+    units = sum(count for _, count in scores)
+    return sum(total for total, _ in scores) / units if units else None
 
 
 def agreement_with_consensus(project: Project, expert_id: int, window: Window) -> Measurement:
-    own = window.apply(complete_item_answers(project).filter(expert_id=expert_id),
+    own = window.apply(counted_annotations(project).filter(expert_id=expert_id),
                        "created_at", ["-created_at", "-id"])
     scores = agreement_by_expert(project, own)[expert_id]
-    return Measurement(statistics.fmean(scores) if scores else None, len(scores))
+    return Measurement(pooled(scores), len(scores))
 
 
 METRICS = {
@@ -227,7 +257,7 @@ def expert_stats(project: Project, expert_ids: Sequence[int]) -> dict[int, dict[
             project=project, expert_id__in=expert_ids).values_list("expert_id", "score"):
         gold[expert_id].append(score)
     agreement = agreement_by_expert(
-        project, complete_item_answers(project).filter(expert_id__in=expert_ids))
+        project, counted_annotations(project).filter(expert_id__in=expert_ids))
     for expert_id, row in stats.items():
         answered = sum(counts[expert_id][status] for status in ANSWERED)
         skipped = counts[expert_id][Assignment.Status.SKIPPED]
@@ -239,8 +269,7 @@ def expert_stats(project: Project, expert_ids: Sequence[int]) -> dict[int, dict[
             row["gold_answered"] = len(gold[expert_id])
             row["gold_accuracy"] = statistics.fmean(gold[expert_id])
             row["gold_accuracy_lower"] = trust.from_scores(gold[expert_id]).lower
-        if agreement[expert_id]:
-            row["agreement_with_consensus"] = statistics.fmean(agreement[expert_id])
+        row["agreement_with_consensus"] = pooled(agreement[expert_id])
     return stats
 
 

@@ -11,6 +11,13 @@ from accounts.models import Domain, ExpertOwnedQuerySet
 from tasks.models import Annotation, InProjectQuerySet, Item, Project
 
 
+class TrustScoreQuerySet(models.QuerySet):
+    def means_on(self, project: Project | int) -> dict[int, float]:
+        """Each expert's trust mean on the project, by expert id; experts without a record
+        are left out (the crowd answer gives them the prior's mean)."""
+        return dict(self.filter(project=project).values_list("expert_id", "mean"))
+
+
 class TrustScore(models.Model):
     """Beta-binomial posterior of an expert's gold accuracy, per domain or per project."""
 
@@ -26,6 +33,8 @@ class TrustScore(models.Model):
     mean = models.FloatField()
     lower = models.FloatField(help_text="5% quantile of the posterior.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TrustScoreQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -54,8 +54,9 @@ from tasks.models import Annotation, Assignment, Item, Project
 
 from . import agreement
 from .analysis import analyse
+from .crowd import tie_seed
 from .leaderboard_report import leaderboard_sections
-from .models import GoldResult, JudgeAnnotation
+from .models import GoldResult, JudgeAnnotation, TrustScore
 from .scoring import score_against_gold
 from .units import Units, build_units, factorize, is_answer, scalar_units
 from .written import written_answers
@@ -272,10 +273,13 @@ def build_report(project: Project) -> dict:
         rows = _judge_rows(project, judged_questions)
         judged = {q["name"]: build_units(rows[q["name"]], q, fields.get(q["name"]))
                   for q in judged_questions if rows[q["name"]]}
+    trust = TrustScore.objects.means_on(project)
+    seed = tie_seed(project.pk)
     with ThreadPoolExecutor(max_workers=ANALYSIS_THREADS) as pool:
         analyses = list(pool.map(
             lambda q: analyse(q, scan.units.get(q["name"]), scan.answered[q["name"]],
-                              scan.answered_items[q["name"]], judged.get(q["name"])),
+                              scan.answered_items[q["name"]], judged.get(q["name"]),
+                              trust=trust, seed=seed),
             project.questions))
     pseudonym: dict[int, str] = {}
 
@@ -294,6 +298,7 @@ def build_report(project: Project) -> dict:
     dispute_sum = np.zeros(len(item_ids))
     dispute_n = np.zeros(len(item_ids), np.int64)
     pairs, judges = [], defaultdict(list)
+    fits_of: dict[int, dict] = defaultdict(dict)
     for question, analysis in zip(project.questions, analyses, strict=True):
         if analysis.units is None:
             continue
@@ -317,6 +322,8 @@ def build_report(project: Project) -> dict:
         dispute_n[where[has]] += 1
         for judge, row in analysis.judges.items():
             judges[judge].append(row)
+        for expert_id, row in expert_fits(units, analysis.consensus).items():
+            fits_of[expert_id][qname] = row
 
     gold = gold_accuracy(project)
     rows_of = dict(zip(expert_ids.tolist(), expert_rows.tolist(), strict=True))
@@ -334,6 +341,8 @@ def build_report(project: Project) -> dict:
             "kappa_vs_others": (float(np.mean(kappas_of[expert_id]))
                                 if kappas_of[expert_id] else None),
             "questions": per_question_loo.get(expert_id, {}),
+            "spammer_score": _mean_of(fits_of[expert_id], "spammer_score"),
+            "dawid_skene": fits_of.get(expert_id, {}),
         })
     experts.sort(key=lambda row: (-row["annotations"], row["expert"]))
     by_question = {q["name"]: (a.units, a.consensus, a.packed)
@@ -341,6 +350,7 @@ def build_report(project: Project) -> dict:
 
     return {
         "generated_at": timezone.now().isoformat(),
+        "tie_seed": seed,
         "items": len(item_ids),
         "annotations": len(scan.item),
         "questions": [analysis.stats for analysis in analyses],
@@ -354,6 +364,27 @@ def build_report(project: Project) -> dict:
         "leaderboard": leaderboard_sections(project, scan.units),
         "written": written_answers(project, counted_annotations(project)),
     }
+
+
+def expert_fits(units: Units, consensus) -> dict[int, dict]:
+    """Per expert id, what Dawid-Skene learned of them on a label question: their confusion
+    matrix (true class by given answer), expected accuracy and spammer score. Empty where
+    the crowd answer came from a vote (too few answers per expert to fit one)."""
+    fit = consensus.fit if consensus is not None else None
+    if fit is None:
+        return {}
+    answered = np.bincount(units.annotator_idx, minlength=units.n_annotators)
+    return {int(expert_id): {"labels": list(units.value_labels),
+                             "confusion": np.round(fit.confusion[index], 4).tolist(),
+                             "accuracy": float(fit.accuracy[index]),
+                             "spammer_score": float(fit.spammer_score[index]),
+                             "answers": int(answered[index])}
+            for index, expert_id in enumerate(units.annotator_ids.tolist())}
+
+
+def _mean_of(rows: dict[str, dict], key: str) -> float | None:
+    values = [row[key] for row in rows.values() if row.get(key) is not None]
+    return float(np.mean(values)) if values else None
 
 
 def disputed_items(project: Project, item_ids: np.ndarray, dispute_sum: np.ndarray,

@@ -71,7 +71,7 @@ def test_experts_without_trust_weigh_the_prior_mean(customer):
     # Three answers are too few to learn the experts' confusion from: the vote decides.
     assert (kind.answer, kind.method) == ("x", "weighted_majority")
     assert kind.confidence == pytest.approx(2 / 3)
-    assert kind.details == {"majority": "x", "majority_share": 2 / 3}
+    assert kind.details == {"majority": "x", "majority_share": 2 / 3, "tied": False}
 
 
 def test_ratings_median_and_mean(customer):
@@ -107,7 +107,7 @@ def test_pairwise_bradley_terry_with_ties(customer):
     # choix's regularisation makes two choices Laplace's rule: (wins + 1) / (votes + 2).
     assert first.confidence == pytest.approx(3 / 5)
     assert first.agreement == pytest.approx(2 / 3)
-    assert first.details == {"majority": "A"}
+    assert first.details == {"majority": "A", "tied": False}
     assert result["i1"].questions["better"].answer == "tie"
     assert result["i1"].questions["better"].confidence == pytest.approx(0.5)
     assert result["i2"].questions["better"].answer == "B"

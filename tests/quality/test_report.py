@@ -10,8 +10,8 @@ from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score
 
 from accounts.models import Domain
-from quality import report
-from quality.models import GoldResult, JudgeAnnotation
+from quality import metrics, report
+from quality.models import GoldResult, JudgeAnnotation, QualityRule
 from quality.units import build_units
 from tasks import services as task_services
 from tasks.export import expert_pseudonym
@@ -101,7 +101,7 @@ def test_question_statistics_match_the_reference_packages(scene):
         value_domain=[1, 2, 3, 4, 5]))
     assert note == {"question": "note", "kind": "text", "level": "none", "alpha": None,
                     "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None,
-                    "items": 12, "annotations": 12}
+                    "items": 12, "annotations": 12, "consensus": None, "ties": 0}
     assert (result["items"], result["annotations"]) == (12, 36)
 
 
@@ -220,7 +220,7 @@ def test_empty_project(customer):
     assert result["questions"][0] == {
         "question": "topic", "kind": "label", "level": "nominal", "alpha": None,
         "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None, "items": 0,
-        "annotations": 0}
+        "annotations": 0, "consensus": None, "ties": 0}
     assert result["experts"] == [] and result["disputed_items"] == []
 
 
@@ -295,3 +295,22 @@ def test_database_codes_refuse_invalid_answers(customer):
     answer(project, item, expert, {"topic": "zzz"})
     with pytest.raises(ValueError, match="not one of"):
         report.read(project)
+
+
+def test_the_report_the_experts_list_and_the_rules_agree(scene):
+    """One agreement with consensus (quality.crowd), whoever reads it."""
+    project, experts, _ = scene
+    in_report = {row["expert"]: row["agreement_with_consensus"]
+                 for row in report.build_report(project)["experts"]}
+    listed = metrics.expert_stats(project, [expert.pk for expert in experts[:3]])
+    rule = QualityRule(project=project, metric="agreement_with_consensus", window_size=100,
+                       min_evidence=1, comparator="lt", value="0.5", action="flag")
+    for expert in experts[:3]:
+        figure = in_report[expert_pseudonym(project.pk, expert.pk)]
+        assert listed[expert.pk]["agreement_with_consensus"] == pytest.approx(figure)
+        assert metrics.measure(rule, project, expert.pk) == metrics.Measurement(
+            pytest.approx(figure), 12)
+    # By hand for the third expert: on topics 7 matches of 12, plus half of item 11 where
+    # the others split a / c; on quality 1 - |answer - others' median| / 4 sums to 10.125.
+    assert in_report[expert_pseudonym(project.pk, experts[2].pk)] == pytest.approx(
+        (7.5 + 10.125) / 24)
