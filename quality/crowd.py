@@ -95,7 +95,7 @@ def _answers_per_unit(units: Units) -> np.ndarray:
 
 def _label(units: Units, trust: Mapping[int, float], gold: Mapping[int, Any],
            seed: int) -> CrowdAnswer:
-    weights = np.array([trust.get(int(e), PRIOR_TRUST) for e in units.annotator_ids])
+    weights = np.array([trust.get(e, PRIOR_TRUST) for e in units.annotator_ids.tolist()])
     answers = _answers_per_unit(units)
     per_expert = np.bincount(units.annotator_idx, minlength=units.n_annotators)
     if len(per_expert) and np.median(per_expert) >= MIN_DAWID_SKENE_ANSWERS:
