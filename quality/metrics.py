@@ -34,7 +34,7 @@ from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Item, Project, ProjectExpert
 
 from . import crowd, trust
-from .models import GoldResult, QualityAction, QualityRule, Review
+from .models import AgreementReport, GoldResult, QualityAction, QualityRule, Review
 from .report import counted_annotations
 from .units import build_units, is_answer
 
@@ -280,18 +280,41 @@ def experts_on(project: Project) -> QuerySet:
                    .values("expert_id")))
 
 
+def fitted_experts(project: Project) -> tuple[int | None, dict[str, dict]]:
+    """What Dawid-Skene learned of each expert in the project's latest done agreement
+    report, by pseudonym: spammer score and, per label question, confusion matrix and
+    accuracy. A whole-project fit, so the list reads it from the report rather than fitting
+    it again for every page; the report's id says how fresh it is."""
+    latest = (AgreementReport.objects.filter(project=project, status=AgreementReport.Status.DONE)
+              .order_by("-finished_at", "-id").values_list("id", "result").first())
+    if latest is None:
+        return None, {}
+    report_id, result = latest
+    return report_id, {row["expert"]: {"spammer_score": row.get("spammer_score"),
+                                       "dawid_skene": row.get("dawid_skene") or {}}
+                       for row in (result or {}).get("experts", [])}
+
+
 def expert_rows(project: Project, expert_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The project's expert list for a page of experts, in the given order: each one's
-    figures (``expert_stats``), pseudonym, standing on the roster and the quality actions in
-    force on them. Both the REST API and the workspace show these rows."""
+    figures (``expert_stats``), pseudonym, standing on the roster, the quality actions in
+    force on them and what the latest report's Dawid-Skene fit learned of them. Both the
+    REST API and the workspace show these rows."""
     stats = expert_stats(project, expert_ids)
+    report_id, fitted = fitted_experts(project)
     roster = {row.expert_id: row for row in
               ProjectExpert.objects.filter(project=project, expert_id__in=expert_ids)}
     flags: dict[int, list[QualityAction]] = {pk: [] for pk in expert_ids}
     for flag in QualityAction.objects.filter(project=project, expert_id__in=expert_ids,
                                              reversed_at__isnull=True):
         flags[flag.expert_id].append(flag)
-    return [{**stats[pk], "expert_id": pk, "expert": expert_pseudonym(project.pk, pk),
-             "access": roster[pk].access if pk in roster else None,
-             "review_all": roster[pk].review_all if pk in roster else False,
-             "flags": flags[pk]} for pk in expert_ids]
+    rows = []
+    for pk in expert_ids:
+        pseudonym = expert_pseudonym(project.pk, pk)
+        fit = fitted.get(pseudonym, {})
+        rows.append({**stats[pk], "expert_id": pk, "expert": pseudonym,
+                     "access": roster[pk].access if pk in roster else None,
+                     "review_all": roster[pk].review_all if pk in roster else False,
+                     "flags": flags[pk], "spammer_score": fit.get("spammer_score"),
+                     "dawid_skene": fit.get("dawid_skene", {}), "report": report_id})
+    return rows

@@ -2,6 +2,7 @@
 
 import itertools
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -140,7 +141,22 @@ def reviewed(annotation, reviewer, verdict: str, *, comment: str = "", answer=No
     from quality import reviews
 
     return reviews.review_annotation(annotation_id=annotation.pk, reviewer=reviewer,
-                                              verdict=verdict, comment=comment, answer=answer)
+                                     verdict=verdict, comment=comment, answer=answer)
+
+
+def recorded_answer(project, item, expert_user, value: dict, status: str = "approved"):
+    """An expert's answer to a chosen item written straight into the tables, as the work
+    loop leaves it (approved by default), for statistics whose input must be exact."""
+    from django.utils import timezone
+
+    from tasks.models import Annotation, Assignment
+
+    now = timezone.now()
+    assignment = Assignment.objects.create(
+        item=item, project=project, expert=expert_user, is_gold=item.is_gold, status=status,
+        leased_at=now, expires_at=now + timedelta(hours=1), submitted_at=now)
+    return Annotation.objects.create(assignment=assignment, item=item, project=project,
+                                     expert=expert_user, answer=value)
 
 
 def bulk_answered(project, experts: list, items: int, *, seed: int = 0) -> int:

@@ -308,10 +308,22 @@ class ExpertStatsSerializer(serializers.Serializer):
     gold_accuracy_lower = serializers.FloatField(
         help_text="5% lower bound of the Beta posterior of gold accuracy (prior Beta(2, 2)).")
     agreement_with_consensus = serializers.FloatField(
-        allow_null=True, help_text="Share of answers on complete items that match the "
-                                   "other experts' majority.")
+        allow_null=True, help_text="Mean agreement of the expert's answers with the other "
+                                   "experts' on the same items (the others' majority, 1/t "
+                                   "for a t-way tie; 1 - distance / range on scales), the "
+                                   "figure the agreement report gives.")
     median_seconds = serializers.FloatField(allow_null=True)
     skip_rate = serializers.FloatField(allow_null=True)
     access = serializers.ChoiceField(choices=["allowed", "removed"], allow_null=True)
     review_all = serializers.BooleanField()
     flags = ActionBriefSerializer(many=True, help_text="Quality actions in force.")
+    spammer_score = serializers.FloatField(
+        allow_null=True, help_text="Raykar & Yu's spammer score from the latest report's "
+                                   "Dawid-Skene fit: 0 when answers do not depend on the "
+                                   "item, 1 when they determine it; null without a fit.")
+    dawid_skene = serializers.DictField(
+        help_text="Per label question of the latest report: labels, confusion (true class "
+                  "by given answer), accuracy, spammer_score and answers.")
+    report = serializers.IntegerField(
+        allow_null=True, help_text="The agreement report the spammer score and confusion "
+                                   "matrices come from; null before the first one.")

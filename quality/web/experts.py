@@ -41,10 +41,14 @@ def project_experts(request: HttpRequest, project_id: int) -> HttpResponse:
     for action in (QualityAction.objects.filter(project=project, expert_id__in=ids)
                    .select_related("rule", "reversed_by")):
         actions[action.expert_id].append(action)
-    rows = [{**row, "actions": actions[row["expert_id"]]}
+    rows = [{**row, "actions": actions[row["expert_id"]],
+             "dawid_skene": {question: {**fit, "rows": list(zip(fit["labels"], fit["confusion"],
+                                                                 strict=True))}
+                             for question, fit in row["dawid_skene"].items()}}
             for row in metrics.expert_rows(project, ids)]
     return render(request, "quality/web/experts.html", {
         "project": project, "page_obj": experts, "rows": rows, "undo_form": UndoForm(),
+        "report_id": rows[0]["report"] if rows else None,
         "may_review": access.may(request.user, access.Action.REVIEW, project.organization_id),
     }, title=f"Experts of {project.name}")
 

@@ -1,12 +1,10 @@
 """The agreement report on a small project whose numbers can be checked by hand or against
 the reference packages on the same reliability matrices."""
 
-from datetime import timedelta
 
 import krippendorff
 import numpy as np
 import pytest
-from django.utils import timezone
 from sklearn.metrics import cohen_kappa_score
 
 from accounts.models import Domain
@@ -17,6 +15,7 @@ from tasks import services as task_services
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Item
 from tests import factories
+from tests.factories import recorded_answer as answer
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +30,6 @@ TOPIC = [list("aabbccabcabc"), list("aabbccabcaba"), list("abbccaabcbbc")]
 QUALITY = [[5, 4, 3, 2, 1, 5, 4, 3, 2, 1, 5, 4],
            [5, 4, 3, 2, 1, 4, 4, 3, 2, 1, 5, 4],
            [4, 4, 3, 1, 1, 5, 3, 3, 2, 2, 5, 1]]
-
-
-def answer(project, item, expert, value, status=Assignment.Status.APPROVED):
-    now = timezone.now()
-    assignment = Assignment.objects.create(
-        item=item, project=project, expert=expert, is_gold=item.is_gold, status=status,
-        leased_at=now, expires_at=now + timedelta(hours=1), submitted_at=now)
-    return Annotation.objects.create(assignment=assignment, item=item, project=project,
-                                     expert=expert, answer=value)
 
 
 def make_project(owner, questions, fields=None):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership
-from quality import rules
+from quality import reporting, rules
 from quality.models import QualityAction
 from tests import factories
 from tests.web.clients import api_as, signed_in
@@ -133,3 +133,36 @@ def test_the_experts_page_query_count_is_bounded(team, django_assert_max_num_que
     with django_assert_max_num_queries(16):
         rows = page_rows(client, team["project"])
     assert len(rows) == 4 and sum(len(row["actions"]) for row in rows) == 2
+
+
+def test_the_list_shows_what_the_latest_report_learned_of_each_expert(customer):
+    """Spammer scores and confusion matrices come from the report's Dawid-Skene fit: two
+    careful experts and one who answers "yes" whatever the item."""
+    project = factories.project(customer, preset="classification", overlap=3, max_overlap=3,
+                                questions=[{"name": "sick", "kind": "label",
+                                            "options": ["yes", "no"]}])
+    factories.add_items(project, [{"text": f"Case {n}"} for n in range(30)])
+    careful = [factories.expert(username=f"dr-careful-{n}") for n in range(2)]
+    constant = factories.expert(username="dr-constant")
+    for n, item in enumerate(project.items.order_by("id")):
+        truth = "yes" if n % 3 else "no"
+        for expert in careful:
+            factories.recorded_answer(project, item, expert, {"sick": truth})
+        factories.recorded_answer(project, item, constant, {"sick": "yes"})
+    qa = factories.member(factories.organization_of(customer), role=Membership.Role.QA_LEAD)
+    assert all(row["spammer_score"] is None and row["report"] is None for row in
+               api_as(qa).get(f"/api/v1/projects/{project.pk}/experts/").json()["results"])
+    report = reporting.request_report(project, qa)
+    reporting.compute(report.pk)
+    rows = {row["expert_id"]: row for row in
+            api_as(factories.staff_user()).get(f"/api/v1/projects/{project.pk}/experts/")
+            .json()["results"]}
+    assert rows[constant.pk]["spammer_score"] == pytest.approx(0, abs=0.05)
+    assert all(rows[e.pk]["spammer_score"] > 0.9 for e in careful)
+    fit = rows[constant.pk]["dawid_skene"]["sick"]
+    assert fit["labels"] == ["yes", "no"] and fit["answers"] == 30
+    # Whatever the truth, this expert says yes.
+    assert [round(row[0], 2) for row in fit["confusion"]] == [1.0, 1.0]
+    assert {row["report"] for row in rows.values()} == {report.pk}
+    text = signed_in(qa).get(f"/workspace/projects/{project.pk}/experts/").content.decode()
+    assert "Confusion matrices (Dawid-Skene)" in text and f"report {report.pk}" in text
