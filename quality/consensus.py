@@ -13,7 +13,9 @@ answers in the question's own shape:
 * ``rating``: the median, rounded half down onto an ordinal scale, or the mean on an
   interval one; both are given.
 * ``multi_label``: per-option majority; ``spans``: token majority merged back into spans.
-* ``text``: the reviewer's pick, the latest answer a reviewer accepted or fixed.
+* ``text``: the reviewer's pick, the latest answer a reviewer accepted or fixed; without
+  one, the answer most similar to the item's other answers (TF-IDF cosine,
+  quality.texts), its mean similarity to them as confidence.
 
 Ties are drawn from the project's seed (`quality.crowd.tie_seed`), so the exports and the
 report resolve a tied item the same way; ``tied`` says where that happened. A reviewer's
@@ -42,6 +44,7 @@ from django.db.models import OuterRef, Subquery
 
 from tasks.models import Annotation, Assignment, Item, Project
 
+from . import texts
 from .aggregation import (
     majority,
     multi_label_consensus,
@@ -186,16 +189,27 @@ def question_consensus(question: dict, answers: Sequence[tuple], data: dict[int,
 
 def _text_consensus(name: str, triples: list, answers: Sequence[tuple],
                     picked: dict[int, int]) -> dict[int, QuestionConsensus]:
+    """The reviewer's pick; without one, the answer closest to the item's other answers
+    (quality.texts.text_consensus, TF-IDF cosine), with its mean similarity as confidence."""
     out: dict[int, QuestionConsensus] = {}
-    for item_id, _, _, _ in triples:
+    written: dict[int, list[str]] = {}
+    for item_id, _, text, _ in triples:
         out.setdefault(item_id, QuestionConsensus()).annotations += 1
-    texts = {annotation_id: (final_answer or answer).get(name)
-             for annotation_id, _, _, answer, final_answer in answers}
+        written.setdefault(item_id, []).append(text)
+    texts_of = {annotation_id: (final_answer or answer).get(name)
+                for annotation_id, _, _, answer, final_answer in answers}
     for item_id, annotation_id in picked.items():
-        text = texts.get(annotation_id)
+        text = texts_of.get(annotation_id)
         if isinstance(text, str) and text.strip():
             entry = out.setdefault(item_id, QuestionConsensus())
             entry.answer, entry.method = text, "review"
+    open_items = [item_id for item_id, group in written.items()
+                  if len(group) >= 2 and out[item_id].method is None]
+    chosen = texts.text_consensus([written[item_id] for item_id in open_items])
+    for item_id, found in zip(open_items, chosen, strict=True):
+        entry = out[item_id]
+        entry.answer, entry.confidence = written[item_id][found.index], found.confidence
+        entry.method, entry.details = "text_similarity", {"tied": found.tied}
     return out
 
 

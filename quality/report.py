@@ -412,9 +412,11 @@ def disputed_items(project: Project, item_ids: np.ndarray, dispute_sum: np.ndarr
                 unit = units_here[0]
                 counts = agreement.value_counts(packed[:, unit:unit + 1], units.value_domain)[0]
                 labels = units.value_labels
-                entry["consensus"] = (labels[int(np.searchsorted(units.value_domain,
-                                                                 consensus.values[unit]))]
-                                      if not np.isnan(consensus.values[unit]) else None)
+                value = consensus.values[unit]
+                entry["consensus"] = (
+                    None if np.isnan(value)
+                    else f"{value:.2f}" if units.level == "interval"
+                    else labels[int(np.searchsorted(units.value_domain, value))])
                 entry["votes"] = {labels[k]: int(c) for k, c in enumerate(counts) if c}
             detail[qname] = entry
         out.append({"item": item_id, "external_id": external.get(item_id),

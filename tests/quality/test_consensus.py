@@ -8,7 +8,8 @@ from quality.consensus import consensus
 from quality.models import Review, TrustScore
 from tasks.models import Annotation, Item
 from tests import factories
-from tests.quality.test_report import PREFERENCE_FIELDS, answer, make_project
+from tests.factories import recorded_answer as answer
+from tests.quality.test_report import PREFERENCE_FIELDS, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +176,20 @@ def test_text_is_the_reviewers_pick(customer):
     note = result["i0"].questions["note"]
     assert (note.answer, note.method, note.annotations) == ("second, fixed", "review", 2)
     assert result["i1"].questions["note"].answer is None
+
+
+def test_text_without_a_pick_is_the_answer_closest_to_the_others(customer):
+    project = make_project(customer, [{"name": "note", "kind": "text"}])
+    it = item(project, 0)
+    # The second shares most words with the first and more than it with the third.
+    for text in ("Aspirin lowers heart attack risk.",
+                 "Aspirin lowers heart attack risk in adults.",
+                 "Adults should take aspirin with food."):
+        answer(project, it, factories.expert(), {"note": text})
+    note = by_external_id(project)["i0"].questions["note"]
+    assert note.answer == "Aspirin lowers heart attack risk in adults."
+    assert note.method == "text_similarity" and note.details == {"tied": False}
+    assert 0 < note.confidence < 1 and note.annotations == 3
 
 
 def test_items_without_answers_and_chunks(customer):
