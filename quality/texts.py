@@ -80,31 +80,52 @@ class TextConsensus:
     mean_similarity: np.ndarray
 
 
+def choose(means: np.ndarray) -> TextConsensus:
+    """The consensus of one item from each answer's mean similarity to the others."""
+    means = np.clip(np.asarray(means, dtype=float), 0.0, 1.0)
+    best = float(means.max())
+    leaders = np.flatnonzero(means >= best - TIE_TOLERANCE)
+    return TextConsensus(int(leaders[0]), best, len(leaders) > 1, means)
+
+
 def consensus_of(similarities: np.ndarray) -> TextConsensus:
     """The consensus of one item from its answers' similarity matrix (two answers or more)."""
     n = len(similarities)
     if n < 2:
         raise ValueError("a text consensus needs at least two answers")
-    off_diagonal = similarities.sum(axis=1) - np.diag(similarities)
-    means = np.clip(off_diagonal / (n - 1), 0.0, 1.0)
-    best = float(means.max())
-    leaders = np.flatnonzero(means >= best - TIE_TOLERANCE)
-    return TextConsensus(int(leaders[0]), best, len(leaders) > 1, means)
+    return choose((similarities.sum(axis=1) - np.diag(similarities)) / (n - 1))
+
+
+def mean_similarities(vectors: sparse.spmatrix, sizes: Sequence[int]) -> np.ndarray:
+    """Per row of ``tfidf_vectors``, its mean cosine similarity to the other rows of its
+    group, the groups being consecutive runs of ``sizes`` rows (nan in a group of one).
+
+    The sum of a row's similarities to its group is its product with the group's summed
+    vectors, less its product with itself, so every item is done in a few sparse products
+    rather than a similarity matrix each."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    members = sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))),
+                                shape=(len(sizes), len(group)))
+    totals = members @ vectors
+    to_group = np.asarray(vectors.multiply(totals[group]).sum(axis=1)).ravel()
+    to_self = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
+    others = sizes[group] - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(others > 0, (to_group - to_self) / others, np.nan)
 
 
 def text_consensus(groups: Sequence[Sequence[str]]) -> list[TextConsensus | None]:
     """Per group of answers (one group per item) its consensus, or None for a group of fewer
     than two answers. One vocabulary and one set of IDF weights serve every group."""
     flat = [text for group in groups for text in group]
-    vectors = tfidf_vectors(flat) if flat else sparse.csr_matrix((0, 1))
-    out: list[TextConsensus | None] = []
-    start = 0
-    for group in groups:
-        end = start + len(group)
-        out.append(consensus_of(similarity_matrix(vectors[start:end]))
-                   if len(group) >= 2 else None)
-        start = end
-    return out
+    if not flat:
+        return [None] * len(groups)
+    sizes = [len(group) for group in groups]
+    means = mean_similarities(tfidf_vectors(flat), sizes)
+    bounds = np.cumsum([0, *sizes])
+    return [choose(means[start:end]) if end - start >= 2 else None
+            for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
 
 
 def robust_z(values: Sequence[float] | np.ndarray) -> np.ndarray:

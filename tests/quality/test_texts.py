@@ -34,6 +34,18 @@ def test_tfidf_cosine_of_two_short_texts():
     assert np.diag(similarities) == pytest.approx([1.0, 1.0])
 
 
+def test_mean_similarities_within_groups_of_answers():
+    # Three texts, one vocabulary: "a" in two (idf 1 + ln(4/3)), "b", "c", "x" in one
+    # (idf 1 + ln(4/2)); "a b" and "a c" share only "a".
+    shared, alone = 1 + math.log(4 / 3), 1 + math.log(4 / 2)
+    cosine = shared ** 2 / (shared ** 2 + alone ** 2)
+    means = texts.mean_similarities(texts.tfidf_vectors(["a b", "a c", "x"]), [2, 1])
+    assert means[:2] == pytest.approx([cosine, cosine])
+    assert math.isnan(means[2])
+    [pair, single] = texts.text_consensus([["a b", "a c"], ["x"]])
+    assert pair.confidence == pytest.approx(cosine) and single is None
+
+
 def test_texts_without_words_are_similar_to_nothing():
     similarities = texts.similarity_matrix(texts.tfidf_vectors(["...", "?!"]))
     assert similarities.tolist() == [[0.0, 0.0], [0.0, 0.0]]
@@ -59,6 +71,9 @@ def test_consensus_prefers_the_near_copy_closer_to_the_third_answer():
     [found] = texts.text_consensus([group])
     assert (found.index, found.tied) == (1, False)
     assert found.mean_similarity[0] < found.confidence
+    # The sparse sums give what the item's full similarity matrix gives.
+    whole = texts.consensus_of(texts.similarity_matrix(texts.tfidf_vectors(group)))
+    assert found.mean_similarity == pytest.approx(whole.mean_similarity)
 
 
 def test_consensus_confidence_is_the_mean_similarity_to_the_others():
