@@ -109,6 +109,21 @@ def expert_chart(experts: list[dict]) -> dict | None:
                         "label": "gold accuracy"}]}
 
 
+def expert_table(experts: list[dict]) -> list[dict]:
+    """The experts' figures as table rows, each with what Dawid-Skene learned of them per
+    label question (a confusion matrix as rows of shares). Reports from before these
+    figures existed simply have none."""
+    rows = []
+    for expert in experts:
+        fits = [{"question": question, "accuracy": fit["accuracy"],
+                 "spammer_score": fit["spammer_score"], "answers": fit["answers"],
+                 "labels": fit["labels"],
+                 "rows": list(zip(fit["labels"], fit["confusion"], strict=True))}
+                for question, fit in (expert.get("dawid_skene") or {}).items()]
+        rows.append({**expert, "spammer_score": expert.get("spammer_score"), "fits": fits})
+    return rows
+
+
 def confusion_chart(confusion: dict) -> dict:
     """A heatmap of answers (columns) against consensus (rows), shaded by row share."""
     labels = [label[:12] for label in confusion["labels"]]
@@ -242,6 +257,7 @@ def report_charts(result: dict) -> dict:
         "summary": f"{result['items']:,} items, {result['annotations']:,} human answers",
         "alpha_chart": alpha_chart(result["questions"]),
         "expert_chart": expert_chart(result["experts"]),
+        "expert_table": expert_table(result["experts"]),
         "confusion_charts": [confusion_chart(c) for c in result.get("confusion", [])],
         "judges_table": judges_table(result.get("judges", []), result["questions"]),
         "written_tables": written_tables(result.get("written", [])),

@@ -166,3 +166,5 @@ def test_the_list_shows_what_the_latest_report_learned_of_each_expert(customer):
     assert {row["report"] for row in rows.values()} == {report.pk}
     text = signed_in(qa).get(f"/workspace/projects/{project.pk}/experts/").content.decode()
     assert "Confusion matrices (Dawid-Skene)" in text and f"report {report.pk}" in text
+    page = signed_in(qa).get(f"/workspace/reports/{report.pk}/").content.decode()
+    assert "Spammer score" in page and page.count("confusion matrices (Dawid-Skene)") == 3
