@@ -6,11 +6,12 @@ import statistics
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Domain, Membership
-from quality import report, reviews, texts
-from quality.models import Review
+from quality import jobs, report, reviews, texts
+from quality.models import AgreementReport, Review
 from quality.report_charts import report_charts
 from tasks import services as task_services
 from tasks.export import expert_pseudonym
@@ -177,3 +178,15 @@ def test_a_project_without_text_questions_has_no_written_section(customer):
     project = factories.project(customer, preset="classification", questions=[
         {"name": "label", "kind": "label", "options": ["yes", "no"]}])
     assert report.build_report(project)["written"] == []
+
+
+def test_the_admin_report_page_shows_the_written_answers(client, staff, sft):
+    project, _ = sft
+    done = AgreementReport.objects.create(project=project)
+    jobs.build_agreement_report(done.pk)
+    client.force_login(staff)
+    response = client.get(reverse("admin:quality_agreementreport_change", args=[done.pk]))
+    page = response.content.decode()
+    assert "Written answers" in page and 'class="written-experts"' in page
+    start = page.index('class="agreement-report"')
+    assert "<svg" not in page[start:page.index('class="agreement-report written-answers"')]
