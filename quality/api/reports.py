@@ -111,6 +111,68 @@ class JudgeSerializer(serializers.Serializer):
     questions = JudgeQuestionSerializer(many=True)
 
 
+class OutlierCountSerializer(serializers.Serializer):
+    low = serializers.IntegerField(help_text="Answers unusually short, or fast.")
+    high = serializers.IntegerField(help_text="Answers unusually long, or slow.")
+
+
+class WrittenFiguresSerializer(serializers.Serializer):
+    answers = serializers.IntegerField(help_text="Counted answers with text.")
+    median_length = serializers.FloatField(allow_null=True, help_text="In characters.")
+    median_seconds = serializers.FloatField(allow_null=True)
+    length_outliers = OutlierCountSerializer(
+        help_text="Modified z-score of log length beyond 3.5 among the question's answers.")
+    time_outliers = OutlierCountSerializer(help_text="The same, of the seconds taken.")
+    reviewed = serializers.IntegerField(
+        help_text="Answers with a QA lead's verdict, rejected ones included.")
+    accepted = serializers.IntegerField()
+    fixed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    fix_rate = serializers.FloatField(allow_null=True)
+    rejection_rate = serializers.FloatField(allow_null=True)
+    mean_fix_distance = serializers.FloatField(
+        allow_null=True, help_text="Mean normalised edit distance from the answer to the "
+                                   "reviewer's fix: 0 untouched, 1 rewritten.")
+    rubric = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                   help_text="Mean score per rubric criterion.")
+    similarity_to_others = serializers.FloatField(
+        allow_null=True, help_text="Mean TF-IDF cosine similarity to the other answers on "
+                                   "the same items.")
+
+
+class WrittenExpertSerializer(WrittenFiguresSerializer):
+    expert = serializers.CharField(help_text="Pseudonym, stable within the project.")
+
+
+class LeastAgreeingSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    answers = serializers.IntegerField()
+    confidence = serializers.FloatField(help_text="The consensus answer's mean similarity "
+                                                  "to the others.")
+    tied = serializers.BooleanField(help_text="Other answers are as close to the rest.")
+    consensus = serializers.CharField(help_text="The consensus answer, cut at 160 "
+                                                "characters.")
+    consensus_expert = serializers.CharField()
+
+
+class TextConsensusSerializer(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Items with two answers or more.")
+    mean_confidence = serializers.FloatField(allow_null=True)
+    tied = serializers.IntegerField()
+    least_agreeing = LeastAgreeingSerializer(many=True)
+
+
+class WrittenQuestionSerializer(WrittenFiguresSerializer):
+    question = serializers.CharField()
+    items = serializers.IntegerField()
+    experts_count = serializers.IntegerField()
+    rubric_criteria = serializers.ListField(child=serializers.CharField())
+    consensus = TextConsensusSerializer()
+    experts = WrittenExpertSerializer(many=True)
+
+
 class ReportSummarySerializer(ModelSerializer):
     class Meta:
         model = AgreementReport
@@ -136,11 +198,15 @@ class ReportSerializer(ReportSummarySerializer):
                                             read_only=True)
     judges = JudgeSerializer(source="result.judges", many=True, read_only=True,
                              help_text="Empty when no judge answers were posted.")
+    written = WrittenQuestionSerializer(
+        source="result.written", many=True, read_only=True,
+        help_text="Per text question: reviews, fixes, rubric scores, lengths, times and the "
+                  "text consensus; absent from reports computed before it existed.")
 
     class Meta(ReportSummarySerializer.Meta):
         fields = [*ReportSummarySerializer.Meta.fields, "generated_at", "items", "annotations",
                   "questions", "pairwise_kappa", "experts", "confusion", "disputed_items",
-                  "judges"]
+                  "judges", "written"]
         read_only_fields = fields
         # Until the report is done it has no figures, and the answer leaves them out.
         optional_fields = fields[len(ReportSummarySerializer.Meta.fields):]

@@ -17,6 +17,7 @@ from tasks import services as task_services
 from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Item
 from tests import factories
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +191,18 @@ def test_the_admin_report_page_shows_the_written_answers(client, staff, sft):
     assert "Written answers" in page and 'class="written-experts"' in page
     start = page.index('class="agreement-report"')
     assert "<svg" not in page[start:page.index('class="agreement-report written-answers"')]
+
+
+def test_the_report_api_gives_the_written_section(customer, sft):
+    project, experts = sft
+    done = AgreementReport.objects.create(project=project)
+    jobs.build_agreement_report(done.pk)
+    response = client_for(customer).get(f"/api/v1/reports/{done.pk}/")
+    assert response.status_code == 200
+    [section] = response.json()["written"]
+    assert (section["question"], section["reviewed"], section["fix_rate"]) == (
+        "response", 4, 0.25)
+    assert section["consensus"]["items"] == 4
+    ann = next(row for row in section["experts"]
+               if row["expert"] == expert_pseudonym(project.pk, experts["ann"].pk))
+    assert ann["rubric"] == {"accuracy": 4.0, "clarity": 4.0}
