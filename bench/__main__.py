@@ -17,6 +17,7 @@ MODULES = [
     "ingest",
     "routing",
     "agreement",
+    "alpha_coverage",
     "load",
 ]
 RESULTS = Path(__file__).resolve().parent / "results.json"
