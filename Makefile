@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install browser run test lint bench clean
 
@@ -47,8 +48,13 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 
+# The benchmarks also need the bench extra: crowd-kit, to compare our aggregation with.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
 bench: export SECRET_KEY ?= bench-only-secret-key-not-for-production-use-0123456789
-bench: install
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
