@@ -18,6 +18,7 @@ MODULES = [
     "routing",
     "agreement",
     "alpha_coverage",
+    "crowds",
     "load",
 ]
 RESULTS = Path(__file__).resolve().parent / "results.json"
