@@ -274,13 +274,16 @@ def alpha_interval_of_counts(
     """95% confidence interval for alpha from the matrix's `value_counts`: an expanded
     BCa bootstrap over units, None where alpha is undefined.
 
-    A plain percentile bootstrap under-covers on small samples (about 92-93% in
-    bench/alpha_coverage.py, worse for two coders and 20 units): alpha's sampling
-    distribution is skewed and biased there, and a bootstrap over n units is too narrow
-    by about sqrt((n - 1) / n). So the percentiles are moved (Efron's BCa: bias from
-    the share of resamples below alpha, acceleration from a jackknife over units) and
-    the normal quantile is widened to sqrt(n / (n - 1)) times Student's t with n - 1
-    degrees of freedom (Hesterberg's expanded percentile), which vanishes for large n.
+    A plain percentile bootstrap under-covers on small samples (93.5% of intervals held
+    the true alpha over the 144 simulated cells of bench/alpha_coverage.py, 92% for
+    interval data from two coders on 20 units): alpha's sampling distribution is skewed
+    and biased there, and a bootstrap over n units is too narrow by about
+    sqrt((n - 1) / n). So the percentiles are moved (Efron's BCa: bias from the share of
+    resamples below alpha, acceleration from a jackknife over units) and the normal
+    quantile is widened to sqrt(n / (n - 1)) times Student's t with n - 1 degrees of
+    freedom (Hesterberg's expanded percentile), which vanishes for large n: 95.4% and
+    95.6% on the same cells. Where every unit is unanimous no resample can disagree and
+    the interval is [1, 1], which is why two coders on a handful of units stay short.
     """
     boot = _bootstrap(counts, level, value_domain, resamples, seed)
     if boot is None or len(boot.replicates) == 0:
