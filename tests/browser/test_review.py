@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Membership
-from quality import jobs, services
+from quality import jobs, rules
 from quality.models import AgreementReport, QualityAction, Review
 from tasks.models import Annotation
 from tests import factories
@@ -82,7 +82,7 @@ def test_a_qa_lead_runs_a_report_and_reads_the_experts(page, login, screenshot,
                                                       customer, scene):  # noqa: F811
     project, experts, _ = scene
     qa = factories.member(factories.organization_of(customer), role=Membership.Role.QA_LEAD)
-    rule = services.create_rule(user=qa, project=project, metric="agreement_with_consensus",
+    rule = rules.create_rule(user=qa, project=project, metric="agreement_with_consensus",
                                 comparator="lt", value=Decimal("0.95"), action="flag",
                                 min_evidence=1, name="Agreement below 95%")
     # The scene's answers were stored directly, so the rule's finding is recorded as a rule
