@@ -437,18 +437,6 @@ def _domain_of(counts: np.ndarray, level: str, value_domain):
     return np.arange(np.shape(counts)[1])
 
 
-def modal_fleiss_kappa(counts: np.ndarray) -> float | None:
-    """Fleiss' kappa over the units with the most common number of answers only (ties go
-    to the larger count); superseded by `fleiss_kappa_of_counts`, which keeps every unit
-    and says how many it could not use."""
-    m = counts.sum(axis=1)
-    sizes, freq = np.unique(m[m >= 2], return_counts=True)
-    if len(sizes) == 0:
-        return None
-    modal = sizes[freq == freq.max()].max()
-    return fleiss_kappa_of_counts(counts[m == modal]).value
-
-
 def percent_agreement(matrix: np.ndarray) -> float | None:
     """Mean over units with two or more values of the share of agreeing value pairs."""
     return percent_agreement_of_counts(value_counts(matrix, _observed_domain(matrix)))

@@ -6,11 +6,9 @@ releases the GIL. Statistics come from `quality.agreement`, consensus from
 `quality.aggregation`.
 """
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 from . import agreement
 from .crowd import CrowdAnswer, crowd_answer, leave_one_out_scores, value_range
@@ -18,7 +16,6 @@ from .units import LEVEL_NONE, Units, factorize
 
 # Kinds whose answers are categories, so a confusion matrix against consensus reads well.
 LABEL_KINDS = ("label", "multi_label", "pairwise", "spans")
-KAPPA_WEIGHTS = {"nominal": None, "ordinal": "linear", "interval": "quadratic"}
 # Pairs of experts sharing fewer items get no kappa: it would be noise.
 MIN_SHARED = 10
 
@@ -31,17 +28,24 @@ def question_stats(question: dict, units: Units | None, packed: np.ndarray | Non
                    answered: int, items: int) -> dict:
     level = units.level if units is not None else LEVEL_NONE
     row = {"question": question["name"], "kind": question["kind"], "level": level,
-           "alpha": None, "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None,
-           "items": items, "annotations": answered, "consensus": None, "ties": 0}
+           "alpha": None, "alpha_ci": None, "fleiss_kappa": None, "gwet_ac": None,
+           "brennan_prediger": None, "percent_agreement": None, "units": 0,
+           "units_dropped": 0, "items": items, "annotations": answered,
+           "consensus": None, "ties": 0}
     if units is None or level == LEVEL_NONE or units.n_units == 0:
         return row
     domain = units.value_domain
     counts = agreement.value_counts(packed, domain)
     interval = agreement.alpha_interval_of_counts(counts, level, domain)
+    fleiss = agreement.fleiss_kappa_of_counts(counts, level, domain)
     row.update(alpha=_optional(agreement.alpha_of_counts(counts, level, domain)),
                alpha_ci=list(interval) if interval else None,
-               fleiss_kappa=_optional(agreement.modal_fleiss_kappa(counts)),
-               percent_agreement=_optional(agreement.percent_agreement_of_counts(counts)))
+               fleiss_kappa=_optional(fleiss.value),
+               gwet_ac=_optional(agreement.gwet_ac_of_counts(counts, level, domain).value),
+               brennan_prediger=_optional(
+                   agreement.brennan_prediger_of_counts(counts, level, domain).value),
+               percent_agreement=_optional(agreement.percent_agreement_of_counts(counts)),
+               units=fleiss.units, units_dropped=fleiss.dropped)
     return row
 
 
@@ -76,24 +80,11 @@ def pair_tables(units: Units) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return keys // n, keys % n, items.astype(np.int64), tables.reshape(len(keys), v, v)
 
 
-def kappa_from_table(table: np.ndarray, weights: str | None) -> float | None:
-    """Cohen's kappa (scikit-learn) of a contingency table, fed as weighted code pairs."""
-    v = table.shape[0]
-    a, b = np.nonzero(table)
-    with warnings.catch_warnings():
-        # Undefined kappa (one value throughout) warns; it is reported as None.
-        warnings.simplefilter("ignore")
-        kappa = cohen_kappa_score(a, b, labels=np.arange(v), weights=weights,
-                                  sample_weight=table[a, b])
-    return _optional(kappa)
-
-
 def pairwise_kappas(units: Units) -> list[tuple[int, int, int, float | None]]:
     """(expert id, expert id, shared items, kappa) for pairs sharing MIN_SHARED items."""
     a, b, shared, tables = pair_tables(units)
-    weights = KAPPA_WEIGHTS[units.level]
     return [(int(units.annotator_ids[i]), int(units.annotator_ids[j]), int(s),
-             kappa_from_table(t, weights))
+             _optional(agreement.cohen_kappa_of_table(t, units.level, units.value_domain)))
             for i, j, s, t in zip(a, b, shared, tables, strict=True) if s >= MIN_SHARED]
 
 
@@ -163,11 +154,12 @@ def judge_alignment(question: dict, units: Units, packed: np.ndarray, consensus:
             accuracy = float(np.mean(answer == truth))
         else:
             accuracy = float(np.mean(np.clip(1 - np.abs(answer - truth) / scale, 0, 1)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            labels = np.union1d(values, answer)
-            kappa = cohen_kappa_score(truth, answer, labels=labels,
-                                      weights=KAPPA_WEIGHTS[units.level])
+        # Kappa tables the judge's valid answers against the consensus on the scale (a
+        # mean rating rounded to its nearest point), with the report's one convention.
+        truth_code = np.searchsorted(values, np.clip(np.round(truth), values[0], values[-1]))
+        table = np.bincount(truth_code[valid] * len(values) + code[valid],
+                            minlength=len(values) ** 2).reshape(len(values), len(values))
+        kappa = agreement.cohen_kappa_of_table(table, units.level, domain)
         held = counts[unit]
         scored = np.where(valid[:, None], similarity[code], 0.0)
         humans = held.sum()

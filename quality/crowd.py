@@ -17,7 +17,7 @@ The crowd answer per kind (`crowd_answer`), one value per unit:
   questions, the median strength of the answers on that side; a ranking unit's value is
   the completion's position in the order.
 * ``rating``: the median on an ordinal scale, rounded half down onto the scale (an
-  ordinal answer must be a point of it), the mean on an interval scale.
+  ordinal answer must be a point of it), the mean on an interval or ratio scale.
 * ``multi_label`` and ``spans``: majority per option and per token.
 
 A tie is never broken towards the first option: it is drawn uniformly among the tied
@@ -155,7 +155,7 @@ def _strength(units: Units, side: np.ndarray) -> np.ndarray:
 def _rating(units: Units) -> CrowdAnswer:
     rc = rating_consensus(units.packed(), float(units.value_domain[0]),
                           float(units.value_domain[-1]))
-    if units.level == "interval":
+    if units.level in ("interval", "ratio"):
         values, method = rc.mean, "mean"
     else:
         values, method = np.ceil(rc.median - 0.5), "median"

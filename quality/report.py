@@ -415,7 +415,7 @@ def disputed_items(project: Project, item_ids: np.ndarray, dispute_sum: np.ndarr
                 value = consensus.values[unit]
                 entry["consensus"] = (
                     None if np.isnan(value)
-                    else f"{value:.2f}" if units.level == "interval"
+                    else f"{value:.2f}" if units.level in ("interval", "ratio")
                     else labels[int(np.searchsorted(units.value_domain, value))])
                 entry["votes"] = {labels[k]: int(c) for k, c in enumerate(counts) if c}
             detail[qname] = entry

@@ -11,7 +11,7 @@ place where a question kind decides what its unit and scale are, so every report
   ordinal scale A2 < A1 < tie < B1 < B2 (max strength from the question's
   "max_strength", else the largest one seen).
 - rating: one unit per item; value = the integer rating; ordinal unless the question
-  says "level": "interval".
+  says "level": "interval" or "ratio" (a scale from a true zero, such as a count).
 - multi_label: one unit per (item, option); value 0/1; nominal.
 - ranking: one unit per (item, completion); value = rank position (0 = best); ordinal.
 - spans: one unit per (item, whitespace token); value = label index with 0 = "O";
@@ -179,8 +179,8 @@ def _encode_rating(question, answers, item_inv, item_ids, fields) -> _Encoded:
     n = len(answers)
     domain = np.arange(lo, hi + 1)
     level = question.get("level", "ordinal")
-    if level not in ("ordinal", "interval"):
-        raise ValueError(f"rating level must be ordinal or interval, not {level!r}")
+    if level not in ("ordinal", "interval", "ratio"):
+        raise ValueError(f"rating level must be ordinal, interval or ratio, not {level!r}")
     return (np.arange(n), np.zeros(n, np.int64), values.astype(np.int64),
             np.ones(len(item_ids), np.int64), domain, tuple(map(str, domain)), level)
 

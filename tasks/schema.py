@@ -20,7 +20,7 @@ _SCORE_RE = re.compile(r"-?[0-9]+")
 FIELD_TYPES = ("text", "text_list", "messages", "trace", "media", "json")
 MEDIA_TYPES = ("image", "audio", "video")
 QUESTION_KINDS = ("label", "multi_label", "rating", "ranking", "pairwise", "text", "spans")
-RATING_LEVELS = ("ordinal", "interval")
+RATING_LEVELS = ("ordinal", "interval", "ratio")
 
 _FIELD_KEYS = frozenset({"name", "type", "required"})
 _FIELD_EXTRA_KEYS: dict[str, frozenset[str]] = {"media": frozenset({"media_type"})}
@@ -376,6 +376,9 @@ def _rating_settings(entry: dict, where: str, who: str, errors: list[str]) -> di
     if level not in RATING_LEVELS:
         errors.append(f"{where}.level: {who} has level {level!r}; use one of "
                       f"{', '.join(RATING_LEVELS)}")
+    elif level == "ratio" and _is_int(low) and low < 0:
+        errors.append(f"{where}.min: a ratio scale starts at a true zero, so min must not "
+                      f"be negative, got {low}")
     raw_labels = entry.get("labels", {})
     labels: dict[str, str] = {}
     if not isinstance(raw_labels, dict):

@@ -20,7 +20,6 @@ from quality.agreement import (
     fleiss_kappa_of_counts,
     gwet_ac_of_counts,
     kappa_disagreement,
-    modal_fleiss_kappa,
     pairwise_cohen_kappa,
     percent_agreement,
     percent_agreement_of_counts,
@@ -207,8 +206,6 @@ def test_fleiss_kappa_keeps_units_with_other_numbers_of_answers():
     kappa, units, dropped = fleiss_kappa_of_counts(counts)
     assert (units, dropped) == (11, 1)
     assert kappa != pytest.approx(fleiss_kappa_of_counts(FLEISS_TABLE).value)
-    # The modal-count kappa still left the other units out.
-    assert modal_fleiss_kappa(counts) == pytest.approx(fleiss_kappa_of_counts(FLEISS_TABLE).value)
     assert fleiss_kappa_of_counts(np.zeros((3, 2))) == (None, 0, 3)
     assert gwet_ac_of_counts(counts, "none").value is None
     with pytest.raises(ValueError):

@@ -85,13 +85,22 @@ def test_question_statistics_match_the_reference_packages(scene):
     p_i = ((counts ** 2).sum(axis=1) - 3) / 6
     p_e = ((counts.sum(axis=0) / 36) ** 2).sum()
     assert topic["fleiss_kappa"] == pytest.approx((p_i.mean() - p_e) / (1 - p_e))
+    # Gwet's AC1 and Brennan-Prediger share the observed agreement; chance differs.
+    pi = counts.sum(axis=0) / 36
+    p_gwet = (pi * (1 - pi)).sum() / 2
+    assert topic["gwet_ac"] == pytest.approx((p_i.mean() - p_gwet) / (1 - p_gwet))
+    assert topic["brennan_prediger"] == pytest.approx((p_i.mean() - 1 / 3) / (1 - 1 / 3))
+    assert (topic["units"], topic["units_dropped"], topic["ties"]) == (12, 0, 0)
+    assert topic["consensus"] == "weighted_majority"
     assert quality["level"] == "ordinal"
     assert quality["alpha"] == pytest.approx(krippendorff.alpha(
         reliability_data=codes(QUALITY), level_of_measurement="ordinal",
         value_domain=[1, 2, 3, 4, 5]))
     assert note == {"question": "note", "kind": "text", "level": "none", "alpha": None,
-                    "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None,
-                    "items": 12, "annotations": 12, "consensus": None, "ties": 0}
+                    "alpha_ci": None, "fleiss_kappa": None, "gwet_ac": None,
+                    "brennan_prediger": None, "percent_agreement": None, "units": 0,
+                    "units_dropped": 0, "items": 12, "annotations": 12, "consensus": None,
+                    "ties": 0}
     assert (result["items"], result["annotations"]) == (12, 36)
 
 
@@ -209,7 +218,8 @@ def test_empty_project(customer):
     result = report.build_report(project)
     assert result["questions"][0] == {
         "question": "topic", "kind": "label", "level": "nominal", "alpha": None,
-        "alpha_ci": None, "fleiss_kappa": None, "percent_agreement": None, "items": 0,
+        "alpha_ci": None, "fleiss_kappa": None, "gwet_ac": None, "brennan_prediger": None,
+        "percent_agreement": None, "units": 0, "units_dropped": 0, "items": 0,
         "annotations": 0, "consensus": None, "ties": 0}
     assert result["experts"] == [] and result["disputed_items"] == []
 
@@ -304,3 +314,19 @@ def test_the_report_the_experts_list_and_the_rules_agree(scene):
     # the others split a / c; on quality 1 - |answer - others' median| / 4 sums to 10.125.
     assert in_report[expert_pseudonym(project.pk, experts[2].pk)] == pytest.approx(
         (7.5 + 10.125) / 24)
+
+
+def test_a_ratio_rating_gets_alpha_at_the_ratio_level(customer):
+    project = make_project(customer, [{"name": "quality", "kind": "rating", "min": 1,
+                                       "max": 5, "level": "ratio"}])
+    experts = [factories.expert() for _ in range(3)]
+    for n in range(12):
+        it = Item.objects.create(project=project, external_id=f"r-{n}",
+                                 data={"text": f"Case {n}"}, overlap=3)
+        for e, expert in enumerate(experts):
+            answer(project, it, expert, {"quality": QUALITY[e][n]})
+    (row,) = report.build_report(project)["questions"]
+    assert (row["level"], row["consensus"]) == ("ratio", "mean")
+    assert row["alpha"] == pytest.approx(krippendorff.alpha(
+        reliability_data=codes(QUALITY), level_of_measurement="ratio",
+        value_domain=[1, 2, 3, 4, 5]))

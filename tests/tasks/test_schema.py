@@ -202,8 +202,10 @@ def test_rating_settings_and_labels():
                            "got min 5 and max 5"),
     ({"min": 1.5}, "questions[0].min: rating question 'score' needs a whole number, got 1.5"),
     ({"max": True}, "questions[0].max: rating question 'score' needs a whole number, got True"),
-    ({"level": "ratio"}, "questions[0].level: rating question 'score' has level 'ratio'; "
-                         "use one of ordinal, interval"),
+    ({"level": "absolute"}, "questions[0].level: rating question 'score' has level "
+                            "'absolute'; use one of ordinal, interval, ratio"),
+    ({"level": "ratio", "min": -2}, "questions[0].min: a ratio scale starts at a true zero, "
+                                    "so min must not be negative, got -2"),
     ({"labels": ["bad", "good"]}, "questions[0].labels: must be an object mapping scores to "
                                   "names, got list"),
     ({"labels": {"6": "great"}}, "questions[0].labels: rating question 'score' labels '6', "
