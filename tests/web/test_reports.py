@@ -77,6 +77,7 @@ def test_a_done_report_is_drawn_as_in_the_admin(done, plain_member):
     assert "Krippendorff's alpha per question" in report
     assert "Confusion against consensus for topic" in report
     assert "12 items, 36 human answers" in report and "item-11" in report
+    assert "Gwet's AC" in report and "Brennan-Prediger" in report and "Ties drawn" in report
     assert 'http-equiv="refresh"' not in text
 
 
