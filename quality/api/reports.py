@@ -36,18 +36,40 @@ def _project(request, project_pk: int) -> Project:
 class QuestionAgreementSerializer(serializers.Serializer):
     question = serializers.CharField()
     kind = serializers.CharField()
-    level = serializers.ChoiceField(choices=["nominal", "ordinal", "interval", "none"],
-                                    help_text="Level of measurement; `none` for free text.")
+    level = serializers.ChoiceField(
+        choices=["nominal", "ordinal", "interval", "ratio", "none"],
+        help_text="Level of measurement; `none` for free text.")
     alpha = serializers.FloatField(allow_null=True,
                                    help_text="Krippendorff's alpha; null when undefined.")
     alpha_ci = serializers.ListField(child=serializers.FloatField(), min_length=2,
                                      max_length=2, allow_null=True,
-                                     help_text="95% bootstrap interval over units.")
+                                     help_text="95% bias-corrected (BCa) bootstrap interval "
+                                               "over units.")
     fleiss_kappa = serializers.FloatField(
-        allow_null=True, help_text="Over the units with the most common number of answers.")
+        allow_null=True, help_text="Over every unit with two answers or more (weighted on "
+                                   "ordered scales).")
+    gwet_ac = serializers.FloatField(
+        allow_null=True, required=False,
+        help_text="Gwet's AC1 (AC2, weighted, on ordered scales): chance-corrected "
+                  "agreement that stays high when one answer dominates.")
+    brennan_prediger = serializers.FloatField(
+        allow_null=True, required=False,
+        help_text="Agreement beyond experts choosing uniformly among the scale's values.")
     percent_agreement = serializers.FloatField(allow_null=True)
+    units = serializers.IntegerField(
+        required=False, help_text="Units with two answers or more, which the coefficients "
+                                  "measure.")
+    units_dropped = serializers.IntegerField(
+        required=False, help_text="Units with a single answer, which cannot be measured.")
     items = serializers.IntegerField(help_text="Items with at least one answer.")
     annotations = serializers.IntegerField(help_text="Answers to this question.")
+    consensus = serializers.CharField(
+        allow_null=True, required=False,
+        help_text="How the crowd answer was chosen: dawid_skene, weighted_majority, "
+                  "bradley_terry, median, mean or majority.")
+    ties = serializers.IntegerField(
+        required=False, help_text="Units whose vote was tied and drawn from the report's "
+                                  "tie_seed.")
 
 
 class PairKappaSerializer(serializers.Serializer):
@@ -55,8 +77,10 @@ class PairKappaSerializer(serializers.Serializer):
     a = serializers.CharField(help_text="Expert pseudonym.")
     b = serializers.CharField(help_text="Expert pseudonym.")
     shared = serializers.IntegerField(help_text="Items both answered.")
-    kappa = serializers.FloatField(allow_null=True, help_text="Cohen's kappa; linear "
-                                   "weights for ordinal questions, quadratic for interval.")
+    kappa = serializers.FloatField(allow_null=True, help_text="Cohen's kappa over the "
+                                   "scale's values: unweighted for nominal questions, linear "
+                                   "over ranks for ordinal, quadratic for interval, relative "
+                                   "differences for ratio.")
 
 
 class ExpertAgreementSerializer(serializers.Serializer):
@@ -70,6 +94,15 @@ class ExpertAgreementSerializer(serializers.Serializer):
                                              help_text="Mean of the expert's pairwise kappas.")
     questions = serializers.DictField(child=serializers.FloatField(),
                                       help_text="Agreement with consensus per question.")
+    spammer_score = serializers.FloatField(
+        allow_null=True, required=False,
+        help_text="Raykar & Yu's spammer score from the Dawid-Skene fit of the label "
+                  "questions (their mean): 0 when answers do not depend on the true class, "
+                  "1 when they determine it; null without a fit.")
+    dawid_skene = serializers.DictField(
+        required=False,
+        help_text="Per label question fitted by Dawid-Skene: labels, confusion (true class "
+                  "by given answer), accuracy, spammer_score and answers.")
 
 
 class ConfusionSerializer(serializers.Serializer):
@@ -185,6 +218,9 @@ class ReportSerializer(ReportSummarySerializer):
     """The report; its figures appear at the top level once `status` is `done`."""
 
     generated_at = serializers.DateTimeField(source="result.generated_at", read_only=True)
+    tie_seed = serializers.IntegerField(
+        source="result.tie_seed", read_only=True, required=False,
+        help_text="The seed tied votes were drawn from; the exports use the same one.")
     items = serializers.IntegerField(source="result.items", read_only=True,
                                      help_text="Non-gold items with counted answers.")
     annotations = serializers.IntegerField(source="result.annotations", read_only=True)
@@ -204,7 +240,8 @@ class ReportSerializer(ReportSummarySerializer):
                   "text consensus; absent from reports computed before it existed.")
 
     class Meta(ReportSummarySerializer.Meta):
-        fields = [*ReportSummarySerializer.Meta.fields, "generated_at", "items", "annotations",
+        fields = [*ReportSummarySerializer.Meta.fields, "generated_at", "tie_seed", "items",
+                  "annotations",
                   "questions", "pairwise_kappa", "experts", "confusion", "disputed_items",
                   "judges", "written"]
         read_only_fields = fields

@@ -43,6 +43,11 @@ def test_a_member_requests_a_report_and_reads_it_once_done(
     for key in ("experts", "disputed_items", "pairwise_kappa", "judges", "confusion"):
         assert key in body
     assert len(body["experts"]) == 2
+    # Every figure the report stores reaches the API, none renamed or left out.
+    stored = AgreementReport.objects.get(pk=body["id"]).result
+    for key in ("questions", "experts", "pairwise_kappa", "disputed_items", "tie_seed"):
+        assert body[key] == stored[key], key
+    assert body["tie_seed"] == project.pk
 
 
 def test_a_pending_report_has_no_figures(customer, project):
