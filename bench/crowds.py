@@ -35,8 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from quality.aggregation import dawid_skene, leave_one_out_agreement, majority
+from quality.aggregation import dawid_skene, majority
+from quality.crowd import leave_one_out_scores
 from quality.trust import posterior as trust_posterior
+from quality.units import build_units
 
 from .common import BenchError, result
 
@@ -131,7 +133,14 @@ def _spearman(estimate, truth) -> float | None:
 def _ours(answers: Answers) -> dict[str, tuple[np.ndarray | None, np.ndarray]]:
     matrix = answers.matrix()
     vote = majority(matrix, np.arange(CLASSES), seed=TIE_SEED)
-    agreement, _ = leave_one_out_agreement(matrix, np.arange(CLASSES))
+    units = build_units(zip(answers.items.tolist(), answers.experts.tolist(),
+                            answers.labels.tolist(), strict=True),
+                        {"name": "label", "kind": "label", "options": list(range(CLASSES))})
+    score, scored = leave_one_out_scores(units)
+    agreement = (np.bincount(units.annotator_idx, weights=np.where(scored, score, 0.0),
+                             minlength=answers.n_experts)
+                 / np.maximum(np.bincount(units.annotator_idx, weights=scored,
+                                          minlength=answers.n_experts), 1))
     gold = (answers.gold, answers.truth[answers.gold]) if len(answers.gold) else None
     weights = None
     if gold is not None:

@@ -5,7 +5,6 @@ import pytest
 
 from quality.aggregation import (
     dawid_skene,
-    leave_one_out_agreement,
     majority,
     multi_label_consensus,
     rank_consensus,
@@ -425,35 +424,6 @@ def test_tied_span_tokens_are_kept_or_dropped_as_one_span():
     assert set(outcomes) == {(), ((0, 13),)}
     kept = outcomes.count(((0, 13),)) / n
     assert abs(kept - 0.5) < 4 * np.sqrt(0.25 / n)
-
-
-def test_leave_one_out_agreement():
-    m = np.array([[1, 2, 5, NAN], [1, 3, 5, 4], [2, 3, 1, NAN]])
-    score, n = leave_one_out_agreement(m, [1, 2, 3, 4, 5])
-    # Row 0: others tie 1/2 on unit 0 (credit 1/2), disagree on 1, tie 5/1 on 2.
-    np.testing.assert_allclose(score, [1 / 3, 1 / 2, 1 / 6])
-    np.testing.assert_array_equal(n, [3, 3, 3])
-    score, _ = leave_one_out_agreement(m, [1, 2, 3, 4, 5], value_range=4)
-    # Row 0 against the others' medians 1.5, 3 and 3.
-    assert score[0] == pytest.approx(np.mean([1 - 0.5 / 4, 1 - 1 / 4, 1 - 2 / 4]))
-    lonely, n = leave_one_out_agreement(np.array([[1.0], [NAN]]), [1, 2])
-    assert np.isnan(lonely[0]) and n[0] == 0
-
-
-def test_leave_one_out_median_matches_a_naive_loop():
-    rng = np.random.default_rng(2)
-    m = rng.integers(1, 6, size=(6, 80)).astype(float)
-    m[rng.random(m.shape) < 0.3] = NAN
-    score, n = leave_one_out_agreement(m, [1, 2, 3, 4, 5], value_range=4)
-    for a in range(6):
-        diffs = []
-        for u in range(80):
-            others = np.delete(m[:, u], a)
-            others = others[~np.isnan(others)]
-            if not np.isnan(m[a, u]) and len(others):
-                diffs.append(1 - abs(m[a, u] - np.median(others)) / 4)
-        assert n[a] == len(diffs)
-        assert score[a] == pytest.approx(np.mean(diffs))
 
 
 def test_a_million_pairwise_annotations_aggregate_to_the_truth():

@@ -127,3 +127,22 @@ def test_leave_one_out_scores_by_hand():
     score, _ = crowd.leave_one_out_scores(units)
     # Others' medians 4, 3 and 2 on a scale of range 4.
     assert score.tolist() == [0.25, 1.0, 0.25]
+
+
+def test_leave_one_out_median_matches_a_naive_loop():
+    rng = np.random.default_rng(2)
+    rating = {"name": "r", "kind": "rating", "min": 1, "max": 5}
+    given = rng.integers(1, 6, size=(6, 80))
+    present = rng.random(given.shape) >= 0.3
+    units = build_units([(u, a, int(given[a, u])) for u in range(80) for a in range(6)
+                         if present[a, u]], rating)
+    score, scored = crowd.leave_one_out_scores(units)
+    for a in range(6):
+        diffs = []
+        for u in range(80):
+            others = [given[b, u] for b in range(6) if b != a and present[b, u]]
+            if present[a, u] and others:
+                diffs.append(1 - abs(given[a, u] - np.median(others)) / 4)
+        mine = units.annotator_idx == a
+        assert scored[mine].sum() == len(diffs)
+        assert score[mine & scored].mean() == pytest.approx(np.mean(diffs))
