@@ -2,8 +2,8 @@
 
 `quality.report` reads a project's answers into units (quality.units) and hands each
 question's units here; the questions are analysed side by side in threads, as numpy
-releases the GIL. Statistics come from `quality.agreement`, consensus from
-`quality.aggregation`.
+releases the GIL. Statistics come from `quality.agreement`, the crowd's answer and each
+expert's agreement with it from `quality.crowd`.
 """
 
 from dataclasses import dataclass, field
