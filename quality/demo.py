@@ -1,11 +1,12 @@
 """The quality part of the demo data: what Acme AI's QA lead has done with the demo work.
 
 Some answers are accepted, which approves them and pays their experts through the ledger;
-one contract answer is rejected with a reason its expert reads in their history; the rest
-of the sampled answers wait in the review queue. Every project with an overlap above one
-gets an agreement report, computed here rather than by a worker, so the first visit finds it
-done. Decisions are only taken on work still waiting for one, and a project that has a
-finished report gets no other, so a second run changes nothing.
+one contract answer is rejected with a reason its expert reads in their history; the contract
+answers are scored on the project's rubric; the rest of the sampled answers wait in the review
+queue. Every project gets an agreement report (the contract project's is its written answers'
+figures), computed here rather than by a worker, so the first visit finds it done. Decisions
+are only taken on work still waiting for one, and a project that has a finished report gets
+no other, so a second run changes nothing.
 """
 
 from django.contrib.auth import get_user_model
@@ -25,6 +26,12 @@ ACCEPTED = [
     (ML_PROJECT, ["ml-01", "ml-02", "ml-03", "ml-04"]),
     (CONTRACTS_PROJECT, ["contracts-01", "contracts-04"]),
 ]
+# Rubric scores the QA lead gives with a verdict, by item external id.
+RUBRIC_SCORES = {
+    "contracts-01": {"accuracy": 5, "plain_english": 4},
+    "contracts-04": {"accuracy": 4, "plain_english": 5},
+    "contracts-07": {"accuracy": 2, "plain_english": 4},
+}
 # (project, item external id, the reason the expert reads)
 REJECTED = [
     (CONTRACTS_PROJECT, "contracts-07",
@@ -42,14 +49,22 @@ def work(demo: Demo) -> None:
     for name, external_ids in ACCEPTED:
         for annotation in waiting(projects[name], external_ids):
             reviews.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
-                                       verdict=Review.Verdict.ACCEPT)
+                                      verdict=Review.Verdict.ACCEPT,
+                                      rubric=scores(annotation, projects[name]))
     for name, external_id, reason in REJECTED:
         for annotation in waiting(projects[name], [external_id]):
             reviews.review_annotation(annotation_id=annotation.pk, reviewer=qa_lead,
-                                       verdict=Review.Verdict.REJECT, comment=reason)
+                                      verdict=Review.Verdict.REJECT, comment=reason,
+                                      rubric=scores(annotation, projects[name]))
     for project in projects.values():
-        if project.overlap > 1:
-            agreement_report(project, qa_lead)
+        agreement_report(project, qa_lead)
+
+
+def scores(annotation: Annotation, project: Project) -> dict | None:
+    """The demo's rubric scores for an answer, where its project has the rubric."""
+    if not project.rubric:
+        return None
+    return RUBRIC_SCORES.get(annotation.item.external_id)
 
 
 def waiting(project: Project, external_ids: list[str]) -> list[Annotation]:

@@ -303,6 +303,14 @@ def _triage() -> tuple[list[dict], dict[str, dict]]:
     return rows, answers
 
 
+# What the QA lead scores the written explanations on.
+CONTRACTS_RUBRIC = [
+    {"name": "accuracy", "description": "Legally right for the facts given.", "min": 1,
+     "max": 5},
+    {"name": "plain_english", "description": "A business owner follows it without a lawyer.",
+     "min": 1, "max": 5},
+]
+
 CARDIOLOGY_PROJECT = "Cardiology answer preferences"
 ML_PROJECT = "ML answer quality rubric"
 CONTRACTS_PROJECT = "Contract law explanations"
@@ -331,7 +339,7 @@ PROJECTS = [
         "plain English, under 300 words.",
         *_contracts(),
         settings={"overlap": 1, "review_rate": Decimal("1"), "price_per_item": Decimal("6.00"),
-                  "currency": "USD"},
+                  "currency": "USD", "rubric": CONTRACTS_RUBRIC},
         shifts=[("expert03", 3), ("expert08", 4)]),
     # In the parent domain: every physician qualified in a medical subdomain may work on it.
     DemoProject(

@@ -11,7 +11,7 @@ from marketplace import ledger, statements
 from marketplace.models import Entry, Transaction
 from quality.models import AgreementReport, Review
 from tasks import schema
-from tasks.demo import PROJECTS, TRIAGE_PROJECT, answer_of
+from tasks.demo import CONTRACTS_PROJECT, PROJECTS, TRIAGE_PROJECT, answer_of
 from tasks.models import Annotation, Assignment, Batch, Item, Project
 from tasks.routing import eligible_projects
 
@@ -85,6 +85,9 @@ def test_reviews_wait_for_the_qa_lead_and_a_report_is_done(seeded):
     assert done.exists() and not AgreementReport.objects.exclude(status="done").exists()
     assert any(question["alpha"] is not None
                for report in done for question in report.result["questions"])
+    # The written explanations' report shows the QA lead's rubric scores.
+    (written,) = done.get(project__name=CONTRACTS_PROJECT).result["written"]
+    assert written["rubric"] == {"accuracy": 11 / 3, "plain_english": 13 / 3}
 
 
 def test_approved_work_is_paid_and_a_rejection_tells_its_expert_why(seeded):
