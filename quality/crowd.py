@@ -57,6 +57,8 @@ from .units import Units
 MIN_DAWID_SKENE_ANSWERS = 20
 # The trust of an expert without a record: the mean of the prior Beta(2, 2).
 PRIOR_TRUST = 0.5
+# Experts x units cells in one matrix of a weighted vote (8 bytes each).
+MATRIX_CELLS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,32 @@ def _label(units: Units, trust: Mapping[int, float], gold: Mapping[int, Any],
         values = np.where(answers > 0, units.value_domain[fit.labels].astype(float), np.nan)
         return CrowdAnswer(values, fit.confidence, answers, np.zeros(units.n_units, bool),
                            "dawid_skene", fit=fit)
-    vote = majority(units.matrix(), units.value_domain, weights=weights, seed=seed,
-                    keys=unit_keys(units))
-    return CrowdAnswer(vote.values, vote.confidence, answers, vote.tied, "weighted_majority")
+    values, confidence, tied = _weighted_vote(units, weights, seed)
+    return CrowdAnswer(values, confidence, answers, tied, "weighted_majority")
+
+
+def _weighted_vote(units: Units, weights: np.ndarray,
+                   seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trust-weighted majority per unit, over slices of units whose experts x units
+    matrix holds at most MATRIX_CELLS cells: a marketplace's thousands of experts times a
+    project's million items would not fit in one."""
+    keys = unit_keys(units)
+    step = max(1, MATRIX_CELLS // max(units.n_annotators, 1))
+    values, confidence, tied = [], [], []
+    for start in range(0, units.n_units, step):
+        width = min(step, units.n_units - start)
+        lo, hi = np.searchsorted(units.unit_idx, [start, start + width])
+        present, rows = np.unique(units.annotator_idx[lo:hi], return_inverse=True)
+        matrix = np.full((len(present), width), np.nan)
+        matrix[rows, units.unit_idx[lo:hi] - start] = units.values[lo:hi]
+        vote = majority(matrix, units.value_domain, weights=weights[present], seed=seed,
+                        keys=keys[start:start + width])
+        values.append(vote.values)
+        confidence.append(vote.confidence)
+        tied.append(vote.tied)
+    if not values:
+        return np.zeros(0), np.zeros(0), np.zeros(0, bool)
+    return np.concatenate(values), np.concatenate(confidence), np.concatenate(tied)
 
 
 def _preference(units: Units, seed: int) -> CrowdAnswer:

@@ -146,3 +146,17 @@ def test_leave_one_out_median_matches_a_naive_loop():
         mine = units.annotator_idx == a
         assert scored[mine].sum() == len(diffs)
         assert score[mine & scored].mean() == pytest.approx(np.mean(diffs))
+
+
+def test_a_weighted_vote_in_slices_is_the_vote_at_once(monkeypatch):
+    rng = np.random.default_rng(3)
+    triples = [(item, f"e{rng.integers(40)}", "ab"[rng.integers(2)]) for item in range(300)
+               for _ in range(3)]
+    units = build_units(triples, LABEL)
+    trust = {f"e{n}": float(rng.random()) for n in range(40)}
+    whole = crowd.crowd_answer(units, trust=trust, seed=5)
+    monkeypatch.setattr(crowd, "MATRIX_CELLS", 7 * units.n_annotators)
+    sliced = crowd.crowd_answer(units, trust=trust, seed=5)
+    np.testing.assert_array_equal(sliced.values, whole.values)
+    np.testing.assert_array_equal(sliced.tied, whole.tied)
+    np.testing.assert_allclose(sliced.confidence, whole.confidence)
