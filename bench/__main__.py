@@ -18,6 +18,7 @@ MODULES = [
     "routing",
     "agreement",
     "alpha_coverage",
+    "leaderboard_coverage",
     "crowds",
     "load",
 ]

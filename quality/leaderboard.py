@@ -17,11 +17,15 @@ Conventions, chosen so the table reads the same however the work was laid out:
   tie per pair). It keeps a model that never lost at a finite strength and ties together
   models that were never compared, and weighs one comparison against the hundreds a pair
   usually has; `connected` says whether the real comparisons alone link every model.
-* Intervals are percentile bootstrap intervals over items, with a fixed seed that the
-  result records. Items, not comparisons, are resampled because the comparisons of one
-  item are not independent: a ranking's k(k-1)/2 pairs come from one judgement, and
-  several experts judge the same completions. An interval from the Fisher information
-  would treat them as independent and come out too narrow.
+* Intervals are bootstrap intervals over items, with a fixed seed that the result
+  records. Items, not comparisons, are resampled because the comparisons of one item are
+  not independent: a ranking's k(k-1)/2 pairs come from one judgement, and several experts
+  judge the same completions. An interval from the Fisher information would treat them as
+  independent and come out too narrow. The interval is BCa (bias-corrected and
+  accelerated; Efron, JASA 1987), its acceleration from a jackknife over groups of items.
+  On simulated projects of 30 to 400 items with known strengths (bench/leaderboard_coverage)
+  it holds the truth 94.5% of the time at nominal 95%, the plain percentile interval 94.0%;
+  least (92.7%) with 30 pairwise items, about nine comparisons per pair of models.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any
 
 import choix
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.special import ndtr, ndtri
 
 from quality.units import Units
 
@@ -41,6 +46,9 @@ PRIOR = 0.5
 REPLICATES = 1000
 SEED = 13
 LEVEL = 0.95
+# Leave-one-group-out jackknife for BCa's acceleration: one item per group up to this many
+# items, so its cost stays that of this many refits however large the project.
+JACKKNIFE_GROUPS = 200
 
 
 @dataclass(frozen=True)
@@ -149,15 +157,23 @@ def _kept(names: tuple[str, ...], item: np.ndarray, first: np.ndarray, second: n
     return Comparisons(names, item[keep], first[keep], second[keep], score[keep])
 
 
-def win_matrix(comparisons: Comparisons, weights: np.ndarray | None = None) -> np.ndarray:
-    """wins[i, j]: how often model i beat model j, a tie counting half a win each way;
-    `weights` (one per comparison) scales each comparison, as a bootstrap resample does."""
+def item_wins(comparisons: Comparisons) -> csr_matrix:
+    """Per item (rows, in order of item number) its win matrix flattened: cell i * m + j
+    holds how often model i beat model j there, a tie counting half a win each way. A
+    resample of items is then one product with this matrix."""
     m = len(comparisons.models)
-    w = np.ones(len(comparisons.score)) if weights is None else weights
+    _, item_of = np.unique(comparisons.item, return_inverse=True)
     cells = np.concatenate([comparisons.first * m + comparisons.second,
                             comparisons.second * m + comparisons.first])
-    shares = np.concatenate([comparisons.score * w, (1.0 - comparisons.score) * w])
-    return np.bincount(cells, weights=shares, minlength=m * m).reshape(m, m)
+    shares = np.concatenate([comparisons.score, 1.0 - comparisons.score])
+    rows = np.concatenate([item_of, item_of])
+    return csr_matrix((shares, (rows, cells)), shape=(int(item_of.max(initial=-1)) + 1, m * m))
+
+
+def win_matrix(comparisons: Comparisons) -> np.ndarray:
+    """wins[i, j]: how often model i beat model j, a tie counting half a win each way."""
+    m = len(comparisons.models)
+    return np.asarray(item_wins(comparisons).sum(axis=0)).reshape(m, m)
 
 
 NO_ESTIMATE = ("the Bradley-Terry estimate does not exist for these comparisons: some "
@@ -214,22 +230,61 @@ def _connected(comparisons: Comparisons) -> bool:
     return connected_components(graph, directed=False)[0] <= 1
 
 
-def _bootstrap(comparisons: Comparisons, strengths: np.ndarray, prior: float,
-               replicates: int, seed: int) -> np.ndarray:
-    """(replicates, models) strengths refitted on items drawn with replacement."""
-    items, item_of = np.unique(comparisons.item, return_inverse=True)
+def bootstrap_strengths(comparisons: Comparisons, strengths: np.ndarray,
+                        prior: float = PRIOR, replicates: int = REPLICATES,
+                        seed: int = SEED) -> np.ndarray:
+    """(replicates, models) strengths refitted on items drawn with replacement, starting
+    from `strengths`, the fit to all of them; every model must have comparisons."""
+    per_item = item_wins(comparisons)
+    n, m = per_item.shape[0], len(strengths)
     rng = np.random.default_rng(seed)
-    m = len(strengths)
-    wins = np.empty((replicates, m, m))
-    for r in range(replicates):
-        drawn = np.bincount(rng.integers(0, len(items), len(items)), minlength=len(items))
-        wins[r] = win_matrix(comparisons, drawn[item_of].astype(float))
     out = np.empty((replicates, m))
-    # Slices bound the (slice, m, m) arrays Newton builds when there are many models.
-    step = max(1, 2_000_000 // (m * m))
+    # Slices bound the (slice, items) draws and the (slice, m, m) arrays Newton builds.
+    step = max(1, min(5_000_000 // n, 2_000_000 // (m * m)))
     for start in range(0, replicates, step):
-        out[start:start + step] = refit_strengths(wins[start:start + step], strengths, prior)
+        size = min(step, replicates - start)
+        draws = rng.integers(0, n, (size, n)) + n * np.arange(size)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
+        wins = np.asarray(per_item.T @ counts.T).T.reshape(size, m, m)
+        out[start:start + size] = refit_strengths(wins, strengths, prior)
     return out
+
+
+def _acceleration(comparisons: Comparisons, strengths: np.ndarray, prior: float,
+                  seed: int) -> np.ndarray:
+    """BCa's acceleration per model: the skewness of jackknife estimates that each leave
+    out one group of items (items dealt into groups at random, from the seed)."""
+    per_item = item_wins(comparisons)
+    n, m = per_item.shape[0], len(strengths)
+    groups = min(n, JACKKNIFE_GROUPS)
+    group = np.random.default_rng(seed).permutation(n) % groups
+    membership = csr_matrix((np.ones(n), (group, np.arange(n))), shape=(groups, n))
+    left_out = (membership @ per_item).toarray()
+    total = np.asarray(per_item.sum(axis=0))
+    jack = refit_strengths((total - left_out).reshape(groups, m, m), strengths, prior)
+    spread = jack.mean(axis=0) - jack
+    scale = 6.0 * (spread ** 2).sum(axis=0) ** 1.5
+    cubes = (spread ** 3).sum(axis=0)
+    return np.divide(cubes, scale, out=np.zeros_like(cubes), where=scale > 0)
+
+
+def bca_interval(boot: np.ndarray, strengths: np.ndarray, acceleration: np.ndarray,
+                 level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Per model the BCa interval's ends from bootstrap replicates (replicates, models):
+    the percentiles shifted by the bias (the share of replicates below the estimate) and
+    the acceleration. Where the correction breaks down (1 - a(z0 + z) <= 0) the plain
+    percentile is used."""
+    n = len(boot)
+    below = (boot < strengths).mean(axis=0) + 0.5 * (boot == strengths).mean(axis=0)
+    bias = ndtri(np.clip(below, 1.0 / (n + 1), n / (n + 1.0)))
+    ends = []
+    for share in ((1.0 - level) / 2, (1.0 + level) / 2):
+        z = bias + ndtri(share)
+        denominator = 1.0 - acceleration * z
+        safe = np.where(denominator > 0, denominator, 1.0)
+        corrected = np.where(denominator > 0, ndtr(bias + z / safe), share)
+        ends.append(np.array([np.quantile(boot[:, j], q) for j, q in enumerate(corrected)]))
+    return ends[0], ends[1]
 
 
 def leaderboard(comparisons: Comparisons, *, prior: float = PRIOR,
@@ -248,9 +303,9 @@ def leaderboard(comparisons: Comparisons, *, prior: float = PRIOR,
     if m < 2:
         return Leaderboard([], used.n_items, n, True, prior, replicates, seed, level)
     strengths = fit_strengths(win_matrix(used), prior)
-    boot = _bootstrap(used, strengths, prior, replicates, seed)
-    tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(boot, [tail, 100 - tail], axis=0)
+    boot = bootstrap_strengths(used, strengths, prior, replicates, seed)
+    low, high = bca_interval(boot, strengths, _acceleration(used, strengths, prior, seed),
+                             level)
     outcome = {}
     for name, value in (("wins", 1.0), ("ties", 0.5), ("losses", 0.0)):
         outcome[name] = (np.bincount(used.first, weights=used.score == value, minlength=m)

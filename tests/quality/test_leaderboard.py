@@ -8,6 +8,7 @@ import pytest
 
 from quality.leaderboard import (
     Comparisons,
+    bca_interval,
     comparisons_from_units,
     fit_strengths,
     leaderboard,
@@ -69,6 +70,22 @@ def test_the_bootstrap_refit_is_choix_fit_on_every_resample():
     refitted = refit_strengths(resamples.astype(float), start)
     for wins, strengths in zip(resamples, refitted, strict=True):
         assert strengths == pytest.approx(fit_strengths(wins.astype(float)), abs=1e-6)
+
+
+def test_bca_without_bias_or_acceleration_is_the_percentile_interval():
+    boot = np.random.default_rng(4).normal(size=(2001, 2)) * [1.0, 3.0]
+    centre = np.median(boot, axis=0)
+    low, high = bca_interval(boot, centre, np.zeros(2))
+    assert low == pytest.approx(np.percentile(boot, 2.5, axis=0))
+    assert high == pytest.approx(np.percentile(boot, 97.5, axis=0))
+
+
+def test_bca_moves_the_interval_towards_where_the_replicates_fall_short():
+    # Replicates that mostly land below the estimate say it is biased upwards.
+    boot = np.random.default_rng(5).normal(size=(4000, 1))
+    low, high = bca_interval(boot, np.array([0.5]), np.zeros(1))
+    plain_low, plain_high = np.percentile(boot, [2.5, 97.5])
+    assert low[0] > plain_low and high[0] > plain_high
 
 
 def test_a_table_row_counts_the_models_own_games():
