@@ -206,6 +206,48 @@ class WrittenQuestionSerializer(WrittenFiguresSerializer):
     experts = WrittenExpertSerializer(many=True)
 
 
+class LeaderboardRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    strength = serializers.FloatField(
+        help_text="Bradley-Terry log-strength, centred so the models' strengths sum to 0; a "
+                  "lead of d wins with probability 1 / (1 + exp(-d)).")
+    interval = serializers.ListField(child=serializers.FloatField(), min_length=2,
+                                     max_length=2, help_text="95% BCa bootstrap interval over "
+                                                             "items.")
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    ties = serializers.IntegerField(help_text="Each counted as half a win each way.")
+    comparisons = serializers.IntegerField()
+    win_rate = serializers.FloatField(help_text="(wins + ties / 2) / comparisons.")
+    p_beats_next = serializers.FloatField(
+        allow_null=True, help_text="Fitted probability of beating the model one row down; "
+                                   "null on the last row.")
+    ahead_of_next = serializers.FloatField(
+        allow_null=True, help_text="Share of bootstrap resamples that keep this model above "
+                                   "the next one.")
+
+
+class LeaderboardBootstrapSerializer(serializers.Serializer):
+    replicates = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    level = serializers.FloatField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    question = serializers.CharField()
+    kind = serializers.CharField()
+    models_field = serializers.CharField(help_text="The item field naming each entry's model.")
+    rows = LeaderboardRowSerializer(many=True, help_text="Strongest first.")
+    items = serializers.IntegerField(help_text="Items with a comparison of two models.")
+    comparisons = serializers.IntegerField(
+        help_text="Pairs compared: one per pairwise answer, k(k-1)/2 per ranking of k.")
+    connected = serializers.BooleanField(
+        help_text="Whether the comparisons link every model to every other; when false, "
+                  "strengths across the gap rest on the prior alone.")
+    prior = serializers.FloatField(help_text="Virtual wins added each way to every pair.")
+    bootstrap = LeaderboardBootstrapSerializer()
+
+
 class ReportSummarySerializer(ModelSerializer):
     class Meta:
         model = AgreementReport
@@ -238,12 +280,17 @@ class ReportSerializer(ReportSummarySerializer):
         source="result.written", many=True, read_only=True,
         help_text="Per text question: reviews, fixes, rubric scores, lengths, times and the "
                   "text consensus; absent from reports computed before it existed.")
+    leaderboard = LeaderboardSerializer(
+        source="result.leaderboard", many=True, read_only=True,
+        help_text="Per pairwise or ranking question that names its entries' models: a "
+                  "Bradley-Terry leaderboard of the models; absent from reports computed "
+                  "before it existed.")
 
     class Meta(ReportSummarySerializer.Meta):
         fields = [*ReportSummarySerializer.Meta.fields, "generated_at", "tie_seed", "items",
                   "annotations",
                   "questions", "pairwise_kappa", "experts", "confusion", "disputed_items",
-                  "judges", "written"]
+                  "judges", "written", "leaderboard"]
         read_only_fields = fields
         # Until the report is done it has no figures, and the answer leaves them out.
         optional_fields = fields[len(ReportSummarySerializer.Meta.fields):]

@@ -6,8 +6,10 @@ import pytest
 
 from quality import report
 from quality.leaderboard import fit_strengths
+from quality.models import AgreementReport
 from tasks.models import Assignment, Item
 from tests import factories
+from tests.conftest import client_for
 from tests.quality.test_report import answer, make_project
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,12 @@ def test_a_ranking_contributes_every_pair_it_implies(customer):
 def test_questions_that_name_no_models_have_no_leaderboard(customer):
     project = factories.project(customer, items=2)
     assert report.build_report(project)["leaderboard"] == []
+
+
+def test_the_reports_api_gives_the_leaderboard_as_stored(customer, preference):
+    project, _ = preference
+    stored = AgreementReport.objects.create(project=project, status=AgreementReport.Status.DONE,
+                                            result=report.build_report(project))
+    body = client_for(customer).get(f"/api/v1/reports/{stored.pk}/").json()
+    assert body["leaderboard"] == stored.result["leaderboard"]
+    assert body["leaderboard"][0]["rows"][0]["model"] == "mid"
