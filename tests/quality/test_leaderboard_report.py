@@ -3,6 +3,7 @@ of their completions; the wins can be counted by hand."""
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from quality import report
 from quality.leaderboard import fit_strengths
@@ -104,3 +105,15 @@ def test_the_reports_api_gives_the_leaderboard_as_stored(customer, preference):
     body = client_for(customer).get(f"/api/v1/reports/{stored.pk}/").json()
     assert body["leaderboard"] == stored.result["leaderboard"]
     assert body["leaderboard"][0]["rows"][0]["model"] == "mid"
+
+
+def test_the_admins_report_page_draws_the_leaderboard(client, staff, preference):
+    project, _ = preference
+    stored = AgreementReport.objects.create(project=project, status=AgreementReport.Status.DONE,
+                                            result=report.build_report(project))
+    client.force_login(staff)
+    page = client.get(reverse("admin:quality_agreementreport_change", args=[stored.pk]))
+    board = page.content.decode().split('class="agreement-report model-leaderboard"')[1]
+    assert board.index('data-model="mid"') < board.index('data-model="big"') < board.index(
+        'data-model="small"')
+    assert board.count('class="leaderboard-interval"') == 3
