@@ -111,7 +111,8 @@ def _model_codes(units: Units, models: Mapping[Any, Sequence[str]]
     names = tuple(sorted({name for entries in lists if entries for name in entries}))
     index = {name: code for code, name in enumerate(names)}
     width = max((len(entries) for entries in lists if entries), default=0)
-    codes = np.full((len(lists), max(width, 2)), -1, np.int64)
+    width = max(width, int(units.unit_part.max(initial=0)) + 1, 2)
+    codes = np.full((len(lists), width), -1, np.int64)
     for row, entries in enumerate(lists):
         if entries:
             codes[row, :len(entries)] = [index[name] for name in entries]
@@ -121,9 +122,9 @@ def _model_codes(units: Units, models: Mapping[Any, Sequence[str]]
 def comparisons_from_units(units: Units, models: Mapping[Any, Sequence[str]]) -> Comparisons:
     """The model comparisons in a pairwise or ranking question's units.
 
-    `models` maps an item id to the model of each of its compared entries, in order. An
-    item it does not cover, or whose list is shorter than the item's completions, is left
-    out rather than guessed at.
+    `models` maps an item id to the model of each of its compared entries, in order. A pair
+    with an entry whose model is unknown (the item is not in `models`, or its list is
+    shorter than its completions) is left out rather than guessed at.
     """
     names, codes = _model_codes(units, models)
     item = units.unit_item[units.unit_idx]

@@ -169,6 +169,13 @@ def test_entries_by_the_same_model_and_items_without_models_compare_nothing():
     assert comparisons.n_items == 1
 
 
+def test_a_pair_with_an_entry_of_unknown_model_compares_nothing():
+    units = ranking_units([(1, "e1", [3, 0, 1, 2])], {1: 4})
+    comparisons = comparisons_from_units(units, {1: ["x", "y"]})
+    assert (comparisons.first.tolist(), comparisons.second.tolist(),
+            comparisons.score.tolist()) == ([0], [1], [1.0])
+
+
 def test_models_never_compared_with_each_other_are_reported_as_unconnected():
     units = pairwise_units([(1, "e1", "A"), (1, "e2", "B"), (2, "e1", "A"), (2, "e2", "B")])
     board = leaderboard(comparisons_from_units(units, {1: ["a", "b"], 2: ["c", "d"]}),
