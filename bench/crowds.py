@@ -8,8 +8,9 @@ guess every time), constant spammers (always the most common class) and adversar
 
 On every crowd Toloka's crowd-kit runs MajorityVote, Wawa, DawidSkene (given the gold
 answers where the crowd has gold), OneCoinDawidSkene, GLAD and MACE with their defaults,
-and ours runs ``majority`` (ties drawn from a recorded seed) and ``dawid_skene``. "Ours"
-is what the consensus export uses for a label question: Dawid-Skene, with gold items
+and ours runs ``majority`` (ties drawn from a recorded seed) and ``best_dawid_skene``. "Ours"
+is what the consensus export uses for a label question: Dawid-Skene (a full confusion
+matrix per expert or one accuracy each, by the information criterion), with gold items
 clamped and the start weighted by each expert's gold trust where the crowd has gold.
 Accuracy is against the truth on the items that are not gold. The figure is our
 accuracy, the baseline crowd-kit's best method's on the same crowd (target: ratio >= 1).
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from quality.aggregation import dawid_skene, majority
+from quality.aggregation import best_dawid_skene, majority
 from quality.crowd import leave_one_out_scores
 from quality.trust import posterior as trust_posterior
 from quality.units import build_units
@@ -150,8 +151,8 @@ def _ours(answers: Answers) -> dict[str, tuple[np.ndarray | None, np.ndarray]]:
                            minlength=answers.n_experts)
         seen = np.bincount(answers.experts[on_gold], minlength=answers.n_experts)
         weights = [trust_posterior(h, s - h).mean for h, s in zip(hits, seen, strict=True)]
-    ds = dawid_skene(answers.items, answers.experts, answers.labels, CLASSES,
-                     weights_init=weights, gold=gold)
+    ds = best_dawid_skene(answers.items, answers.experts, answers.labels, CLASSES,
+                          weights_init=weights, gold=gold)
     return {
         "ours_majority": (vote.values, agreement),
         "ours_dawid_skene": (ds.labels, ds.accuracy),

@@ -141,6 +141,7 @@ class DawidSkene:
     converged: bool
     log_likelihood: float
     gold: np.ndarray
+    one_coin: bool = False
 
     @property
     def labels(self) -> np.ndarray:
@@ -213,8 +214,9 @@ def _gold_arrays(gold, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _em(counts, counts_t, posterior: np.ndarray, gold_items: np.ndarray,
         gold_classes: np.ndarray, max_iter: int, tol: float,
-        smoothing: float) -> DawidSkene:
-    """EM from a first M-step on `posterior`, holding gold items at their classes."""
+        smoothing: float, one_coin: bool = False) -> DawidSkene:
+    """EM from a first M-step on `posterior`, holding gold items at their classes; with
+    `one_coin` each annotator's confusion is one accuracy, errors spread evenly."""
     n_items, k = posterior.shape
     n_ann = counts.shape[1] // k
     is_gold = np.zeros(n_items, dtype=bool)
@@ -228,8 +230,15 @@ def _em(counts, counts_t, posterior: np.ndarray, gold_items: np.ndarray,
         iterations += 1
         # M-step: expected (annotator, given label) x true class counts.
         given_by_true = np.asarray(counts_t @ posterior).reshape(n_ann, k, k)
-        confusion = given_by_true.transpose(0, 2, 1) + smoothing
-        confusion /= confusion.sum(axis=2, keepdims=True)
+        if one_coin:
+            right = np.einsum("ajj->a", given_by_true)
+            accuracy = (right + smoothing) / (given_by_true.sum(axis=(1, 2)) + 2 * smoothing)
+            confusion = np.repeat(((1 - accuracy) / max(k - 1, 1))[:, None, None], k, axis=1)
+            confusion = np.repeat(confusion, k, axis=2)
+            confusion[:, np.arange(k), np.arange(k)] = accuracy[:, None]
+        else:
+            confusion = given_by_true.transpose(0, 2, 1) + smoothing
+            confusion /= confusion.sum(axis=2, keepdims=True)
         priors = posterior.sum(axis=0) + smoothing
         priors /= priors.sum()
         # E-step: log P(class) + sum of log P(given label | class) over the item's labels.
@@ -248,7 +257,8 @@ def _em(counts, counts_t, posterior: np.ndarray, gold_items: np.ndarray,
             converged = True
             break
         prev_log_lik = log_lik
-    return DawidSkene(posterior, confusion, priors, iterations, converged, log_lik, is_gold)
+    return DawidSkene(posterior, confusion, priors, iterations, converged, log_lik, is_gold,
+                      one_coin)
 
 
 def dawid_skene(
@@ -261,6 +271,7 @@ def dawid_skene(
     tol: float = 1e-8,
     smoothing: float = 0.01,
     gold=None,
+    one_coin: bool = False,
 ) -> DawidSkene:
     """Dawid & Skene (1979) EM over (item, annotator, label) index triples.
 
@@ -310,16 +321,38 @@ def dawid_skene(
     posterior = np.divide(votes, total, out=np.full_like(votes, 1.0 / k), where=total > 0)
     posterior[gold_items] = 0.0
     posterior[gold_items, gold_classes] = 1.0
-    fit = _em(counts, counts_t, posterior, gold_items, gold_classes, max_iter, tol, smoothing)
+    fit = _em(counts, counts_t, posterior, gold_items, gold_classes, max_iter, tol, smoothing,
+              one_coin)
     if len(gold_items):
         from_gold = np.zeros_like(posterior)
         from_gold[gold_items, gold_classes] = 1.0
         other = _em(counts, counts_t, from_gold, gold_items, gold_classes, max_iter, tol,
-                    smoothing)
+                    smoothing, one_coin)
         if other.log_likelihood > fit.log_likelihood:
             fit = other
     return fit
 
+
+
+def best_dawid_skene(item_idx, annotator_idx, label_idx, n_classes: int,
+                     **options) -> DawidSkene:
+    """Dawid-Skene with a full confusion matrix per annotator, or with one accuracy each
+    (errors spread evenly over the other classes: "one coin"), whichever the data favour
+    by the Bayesian information criterion.
+
+    A full matrix has k(k - 1) free numbers per annotator against the one coin's single
+    one; where annotators do err evenly, those numbers only fit noise and cost a few
+    items (Raykar & Yu 2012 and crowd-kit's OneCoinDawidSkene make the same point), while
+    a constant or systematically relabelling annotator needs the full matrix, and the
+    likelihood says so by far more than the penalty.
+    """
+    k = int(n_classes)
+    n_ann = int(np.max(annotator_idx, initial=-1)) + 1
+    answers = max(len(item_idx), 1)
+    full = dawid_skene(item_idx, annotator_idx, label_idx, k, **options)
+    coin = dawid_skene(item_idx, annotator_idx, label_idx, k, one_coin=True, **options)
+    penalty = np.log(answers) * n_ann * (k * (k - 1) - 1)
+    return coin if 2 * (full.log_likelihood - coin.log_likelihood) < penalty else full
 
 @dataclass(frozen=True)
 class RatingConsensus:

@@ -8,9 +8,11 @@ experts list. Django-free: callers pass `quality.units.Units` and the facts they
 The crowd answer per kind (`crowd_answer`), one value per unit:
 
 * ``label``: Dawid-Skene, with gold items held at their known classes and EM started
-  from a vote weighted by each expert's trust. It learns a confusion matrix per expert,
-  so where the experts have fewer than ``MIN_DAWID_SKENE_ANSWERS`` answers each (the
-  median) the trust-weighted vote itself is the answer.
+  from a vote weighted by each expert's trust, with a full confusion matrix per expert or
+  one accuracy each, whichever the data favour (quality.aggregation.best_dawid_skene).
+  It learns about each expert from their answers, so where the experts have fewer than
+  ``MIN_DAWID_SKENE_ANSWERS`` answers each (the median) the trust-weighted vote itself is
+  the answer.
 * ``pairwise`` and ``ranking``: the Bradley-Terry order of the item's completions
   (quality.aggregation.rank_consensus). A pairwise unit's value is the preferred side
   (A -1, B +1, 0 for a tie when the two strengths are equal) times, for strength
@@ -43,7 +45,7 @@ import numpy as np
 from .aggregation import (
     DawidSkene,
     RankConsensus,
-    dawid_skene,
+    best_dawid_skene,
     majority,
     rank_consensus,
     rating_consensus,
@@ -105,8 +107,9 @@ def _label(units: Units, trust: Mapping[int, float], gold: Mapping[int, Any],
         labels = {value: code for code, value in enumerate(units.value_labels)}
         clamped = {unit_of[item]: labels[value] for item, value in gold.items()
                    if item in unit_of and value in labels}
-        fit = dawid_skene(units.unit_idx, units.annotator_idx, units.codes(),
-                          len(units.value_domain), weights_init=weights, gold=clamped or None)
+        fit = best_dawid_skene(units.unit_idx, units.annotator_idx, units.codes(),
+                               len(units.value_domain), weights_init=weights,
+                               gold=clamped or None)
         values = np.where(answers > 0, units.value_domain[fit.labels].astype(float), np.nan)
         return CrowdAnswer(values, fit.confidence, answers, np.zeros(units.n_units, bool),
                            "dawid_skene", fit=fit)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from quality.aggregation import (
+    best_dawid_skene,
     dawid_skene,
     majority,
     multi_label_consensus,
@@ -442,3 +443,18 @@ def test_a_million_pairwise_annotations_aggregate_to_the_truth():
     assert (vote.values == expected).mean() > 0.95
     assert (ranks.order[:, 0] == (truth == "B")).mean() > 0.95
     assert (units.value_domain[ds.labels] == expected).mean() > 0.95
+
+
+def test_one_accuracy_per_annotator_where_errors_are_even_a_full_matrix_where_not():
+    rng = np.random.default_rng(6)
+    # Five annotators right 75% of the time, otherwise guessing evenly: one coin each.
+    truth = rng.integers(0, 3, size=1500)
+    given = np.where(rng.random((5, 1500)) < 0.75, truth, rng.integers(0, 3, (5, 1500)))
+    items, annotators = np.tile(np.arange(1500), 5), np.repeat(np.arange(5), 1500)
+    even = best_dawid_skene(items, annotators, given.ravel(), 3)
+    assert even.one_coin
+    np.testing.assert_allclose(even.confusion[0].sum(axis=1), 1)
+    # Biased annotators say class 0 whatever the item: only a full matrix describes them.
+    truth, items, annotators, labels = _crowd(rng, 1500, 3, "biased")
+    biased = best_dawid_skene(items, annotators, labels, 3)
+    assert not biased.one_coin and (biased.labels == truth).mean() > 0.9
