@@ -60,7 +60,7 @@ pytestmark = pytest.mark.postgres
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 # Examples per operation and role; FUZZ_EXAMPLES raises it for a deeper run by hand.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 ANONYMOUS_EXAMPLES = 3
 # Every run with one seed sends the same examples; FUZZ_SEED draws others.
 SEED = int(os.environ.get("FUZZ_SEED", "0"))

@@ -161,5 +161,5 @@ class Books(RuleBasedStateMachine):
 
 def test_random_money_flows_keep_the_books_balanced(db):
     run_state_machine_as_test(Books, settings=settings(
-        max_examples=25, stateful_step_count=50, deadline=None,
+        max_examples=15, stateful_step_count=50, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
