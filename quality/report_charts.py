@@ -112,7 +112,11 @@ def expert_chart(experts: list[dict]) -> dict | None:
 def expert_table(experts: list[dict]) -> list[dict]:
     """The experts' figures as table rows, each with what Dawid-Skene learned of them per
     label question (a confusion matrix as rows of shares). Reports from before these
-    figures existed simply have none."""
+    figures existed simply have none. Empty when no expert has any of these figures (a
+    project of written answers only, without gold), rather than a table of dashes."""
+    measured = ("agreement_with_consensus", "gold_accuracy", "kappa_vs_others", "spammer_score")
+    if not any(expert.get(key) is not None for expert in experts for key in measured):
+        return []
     rows = []
     for expert in experts:
         fits = [{"question": question, "accuracy": fit["accuracy"],
