@@ -52,13 +52,12 @@ from .aggregation import (
     unit_keys,
 )
 from .agreement import domain_index
+from .trust import PRIOR
 from .units import Units
 
 # Dawid-Skene learns a confusion matrix per expert; with only a few answers each it finds
 # degenerate fits (every expert "always says y") and reports them with full confidence.
 MIN_DAWID_SKENE_ANSWERS = 20
-# The trust of an expert without a record: the mean of the prior Beta(2, 2).
-PRIOR_TRUST = 0.5
 # Experts x units cells in one matrix of a weighted vote (8 bytes each).
 MATRIX_CELLS = 20_000_000
 
@@ -99,7 +98,7 @@ def _answers_per_unit(units: Units) -> np.ndarray:
 
 def _label(units: Units, trust: Mapping[int, float], gold: Mapping[int, Any],
            seed: int) -> CrowdAnswer:
-    weights = np.array([trust.get(e, PRIOR_TRUST) for e in units.annotator_ids.tolist()])
+    weights = np.array([trust.get(e, PRIOR.mean) for e in units.annotator_ids.tolist()])
     answers = _answers_per_unit(units)
     per_expert = np.bincount(units.annotator_idx, minlength=units.n_annotators)
     if len(per_expert) and np.median(per_expert) >= MIN_DAWID_SKENE_ANSWERS:
@@ -202,7 +201,7 @@ def crowd_answer(units: Units, *, trust: Mapping[int, float] | None = None,
                  gold: Mapping[int, Any] | None = None, seed: int = 0) -> CrowdAnswer:
     """The crowd's answer to every unit of one question (see the module docstring).
 
-    `trust` maps expert id to their trust mean on the project (PRIOR_TRUST without one),
+    `trust` maps expert id to their trust mean on the project (the prior's without one),
     `gold` item id to the gold answer of a label question, `seed` draws ties.
     """
     if units.kind == "label":
