@@ -14,9 +14,10 @@ the workspace's, both built on it. Amounts go back out the same way, as strings 
 """
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
@@ -58,6 +59,26 @@ def parse_amount(value: object, *, decimals: int = DECIMALS, max_digits: int = M
         raise ValidationError(f"Use at most {max_digits - decimals} digits before the point.",
                               code="max_whole_digits")
     return Decimal(value)
+
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """An amount rounded half up to the cent, as the ledger keeps it."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def platform_fee(amount: Decimal) -> Decimal:
+    """The platform's share of an amount paid to an expert, rounded half up to the cent."""
+    return money(amount * settings.PLATFORM_FEE_RATE)
+
+
+def after_fee(amount: Decimal) -> Decimal:
+    """What an expert receives of an amount paid for their work: the rest after the fee.
+    Every app that shows an expert a figure of pay (the ledger, listings, estimates) uses
+    this one rule."""
+    return money(amount) - platform_fee(amount)
 
 
 def format_amount(value: Decimal | int | str, decimals: int = DECIMALS) -> str:

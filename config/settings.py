@@ -332,6 +332,19 @@ PAYOUT_PROVIDER = os.environ.get("PAYOUT_PROVIDER", "marketplace.providers.FileP
 PAYOUT_RESEND_AFTER_S = env_int("PAYOUT_RESEND_AFTER_S", 900)
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "USD")
 MAX_ACTIVE_LEASES = env_int("MAX_ACTIVE_LEASES", 5)
+# Active time: the workspace sends a heartbeat this often while an item is open and focused;
+# a gap between heartbeats longer than the idle threshold counts as nothing.
+HEARTBEAT_INTERVAL_S = env_int("HEARTBEAT_INTERVAL_S", 30)
+ACTIVITY_IDLE_GAP_S = env_int("ACTIVITY_IDLE_GAP_S", 120)
+# No paid per-task project may be published whose implied hourly rate, after the platform
+# fee, falls below this floor (in the project's currency).
+HOURLY_RATE_FLOOR = Decimal(os.environ.get("HOURLY_RATE_FLOOR", "15.00"))
+# Approved answers a project needs before their median time replaces the customer's estimate.
+ESTIMATE_MIN_APPROVED = env_int("ESTIMATE_MIN_APPROVED", 10)
+# An expert may appeal a rejection or a quality action this long after it; the customer's QA
+# leads have APPEAL_DECISION_DAYS to decide before it is decided in the expert's favour.
+APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 30)
+APPEAL_DECISION_DAYS = env_int("APPEAL_DECISION_DAYS", 7)
 BATCH_SYNC_ROW_LIMIT = env_int("BATCH_SYNC_ROW_LIMIT", 10_000)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1_000_000)
 BATCH_MAX_BYTES = env_int("BATCH_MAX_BYTES", 1024 * 1024 * 1024)

@@ -9,16 +9,16 @@ a second posting under the same key returns the first transaction and moves noth
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, DecimalField, Expression, Q, Sum
 from django.db.models.functions import Coalesce, Round
 
+from config.money import money
+
 from .models import Account, Entry, Transaction
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
@@ -46,19 +46,6 @@ def cents(total: Expression) -> Round:
     """A database sum rounded to the cent. PostgreSQL sums numerics exactly; SQLite sums
     them as binary floats, and its 1e-16 leftovers must not read as money."""
     return Round(total, 2, output_field=DecimalField(max_digits=14, decimal_places=2))
-
-
-def money(value: Decimal | int | str) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def platform_fee(amount: Decimal) -> Decimal:
-    """The platform's share of an amount paid to an expert, rounded half up to the cent."""
-    return money(amount * settings.PLATFORM_FEE_RATE)
-
-
-def after_fee(amount: Decimal) -> Decimal:
-    return money(amount) - platform_fee(amount)
 
 
 def get_account(kind: str, currency: str, *, organization_id: int | None = None,

@@ -21,12 +21,13 @@ from django.utils import timezone
 from accounts.access import Action, require, require_expert
 from accounts.models import Expertise, Organization
 from config.exceptions import Conflict
+from config.money import after_fee, platform_fee
 from tasks.models import Assignment, Project, ProjectExpert
 from tasks.routing import admitting
 from tasks.signals import LeaseRefused
 
 from . import ledger
-from .ledger import ZERO, InsufficientFunds, Line, after_fee, money, platform_fee
+from .ledger import ZERO, InsufficientFunds, Line, money
 from .models import (
     Account,
     Application,

@@ -182,6 +182,10 @@ class QualityRule(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     suspend_days = models.PositiveIntegerField(default=7)
     active = models.BooleanField(default=True)
+    preset = models.CharField(
+        max_length=32, blank=True,
+        help_text="Set when a project setting owns the rule (\"calibration\"), which "
+                  "changes it with the setting.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -287,6 +291,87 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"review of annotation {self.annotation_id}: {self.verdict or 'pending'}"
+
+
+class AppealQuerySet(InProjectQuerySet, ExpertOwnedQuerySet):
+    """The customer's side reads a project's appeals (``visible_to``); the expert reads their
+    own (``of_expert``)."""
+
+
+class Appeal(models.Model):
+    """An expert's one request to look again at a rejection or at a quality action.
+
+    It goes to a QA lead other than the one who decided first where the organization has
+    one; a decision is recorded with its reason for both sides, and an appeal not decided by
+    ``due_at`` is decided in the expert's favour.
+    """
+
+    class Subject(models.TextChoices):
+        REJECTION = "rejection", "A rejection"
+        QUALITY_ACTION = "quality_action", "A quality action"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a decision"
+        UPHELD = "upheld", "Upheld"
+        DENIED = "denied", "Denied"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="appeals")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                               related_name="appeals")
+    subject = models.CharField(max_length=16, choices=Subject.choices)
+    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="appeals")
+    quality_action = models.ForeignKey(QualityAction, null=True, blank=True,
+                                       on_delete=models.CASCADE, related_name="appeals")
+    first_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="The reviewer who rejected; empty when a rule decided.")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_appeals",
+        help_text="The QA lead asked to decide: another than the first where there is one.")
+    reason = models.TextField(help_text="The expert's case, in their words.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField(
+        help_text="Undecided by then, the appeal is upheld automatically.")
+    decision_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    automatic = models.BooleanField(
+        default=False, help_text="Decided by the deadline, not by a person.")
+    details = models.JSONField(default=dict, blank=True,
+                               help_text="What the decision restored or paid.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subject="rejection", annotation__isnull=False,
+                            quality_action__isnull=True)
+                | Q(subject="quality_action", quality_action__isnull=False,
+                    annotation__isnull=True),
+                name="quality_appeal_subject_matches"),
+            # Once: one appeal per rejected annotation and per quality action, ever.
+            models.UniqueConstraint(fields=["annotation"],
+                                    condition=Q(annotation__isnull=False),
+                                    name="quality_appeal_once_per_annotation"),
+            models.UniqueConstraint(fields=["quality_action"],
+                                    condition=Q(quality_action__isnull=False),
+                                    name="quality_appeal_once_per_action"),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | Q(status__in=["upheld", "denied"], decided_at__isnull=False),
+                name="quality_appeal_decided_when_final"),
+        ]
+        indexes = [models.Index(fields=["due_at"], condition=Q(status="pending"),
+                                name="quality_appeal_due")]
+
+    def __str__(self) -> str:
+        return f"appeal {self.pk} of {self.expert_id} on project {self.project_id} ({self.status})"
 
 
 class AgreementReport(models.Model):

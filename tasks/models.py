@@ -49,6 +49,10 @@ class Project(models.Model):
         PUBLIC = "public", "Public"
         PRIVATE = "private", "Private (invited experts only)"
 
+    class Contract(models.TextChoices):
+        PER_TASK = "per_task", "Per task"
+        HOURLY = "hourly", "Hourly"
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT,
                                      related_name="projects")
     name = models.CharField(max_length=200)
@@ -74,6 +78,24 @@ class Project(models.Model):
     auto_approve_after_s = models.PositiveIntegerField(default=259200)
     price_per_item = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD")
+    contract = models.CharField(
+        max_length=16, choices=Contract.choices, default=Contract.PER_TASK,
+        help_text="Per task: price_per_item per approved answer. Hourly: hourly_rate per hour "
+                  "of tracked active time, paid weekly.")
+    hourly_rate = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0,
+        help_text="Hourly contracts: what the customer pays per hour of active time; the "
+                  "expert receives it less the platform fee.")
+    weekly_cap_hours = models.DecimalField(
+        max_digits=5, decimal_places=2, default=40,
+        help_text="Hourly contracts: the most active hours one expert may log on the project "
+                  "in a week (Monday 00:00 UTC to Monday).")
+    estimated_seconds = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="The customer's estimate of an item's working time, shown to experts until "
+                  "approved work gives a measured one.")
+    gold_first = models.PositiveSmallIntegerField(
+        default=0, help_text="Gold items a new expert answers first (calibration).")
     agreement_threshold = models.DecimalField(
         max_digits=4, decimal_places=3, default="0.700",
         help_text="Label kinds: below this trust-weighted share for the leading answer an "
@@ -102,6 +124,13 @@ class Project(models.Model):
                                    name="tasks_project_price_non_negative"),
             models.CheckConstraint(condition=Q(assignment_ttl_s__gte=60),
                                    name="tasks_project_ttl_at_least_a_minute"),
+            models.CheckConstraint(
+                condition=Q(contract="per_task", hourly_rate=0)
+                | Q(contract="hourly", price_per_item=0, hourly_rate__gte=0),
+                name="tasks_project_one_price_per_contract"),
+            models.CheckConstraint(condition=Q(weekly_cap_hours__gt=0,
+                                               weekly_cap_hours__lte=168),
+                                   name="tasks_project_weekly_cap_within_a_week"),
         ]
 
     def __str__(self) -> str:
@@ -283,6 +312,12 @@ class Assignment(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     skip_reason = models.TextField(blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Active time from the expert's heartbeats (tasks.activity); routing's raw INSERT leaves
+    # it to the database default.
+    active_s = models.PositiveIntegerField(
+        db_default=0, help_text="Seconds of tracked activity: gaps between heartbeats up to "
+                                "the idle threshold.")
+    last_active_at = models.DateTimeField(null=True, blank=True)
 
     objects = AssignmentQuerySet.as_manager()
 
@@ -353,6 +388,8 @@ class Webhook(models.Model):
         BATCH_INGESTED = "batch.ingested", "Batch ingested"
         ITEM_COMPLETED = "item.completed", "Item completed"
         PROJECT_COMPLETED = "project.completed", "Project completed"
+        APPEAL_FILED = "appeal.filed", "Appeal filed"
+        APPEAL_DECIDED = "appeal.decided", "Appeal decided"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)

@@ -73,8 +73,9 @@ def admitting(domain: Any, parent: Any, *, field: str = "domain") -> Q:
 # probe starts from the expert's own few rows (the (expert, domain) unique index), whatever
 # the project's place in the tree.
 ELIGIBLE_PROJECTS_SQL = """
-SELECT p.id, p.organization_id, p.domain_id, p.name, p.status, p.gold_rate,
-  p.assignment_ttl_s, p.price_per_item, p.currency, EXISTS (
+SELECT p.id, p.organization_id, p.domain_id, p.name, p.status, p.gold_rate, p.gold_first,
+  p.assignment_ttl_s, p.price_per_item, p.currency, p.contract, p.hourly_rate,
+  p.weekly_cap_hours, EXISTS (
     SELECT 1 FROM tasks_assignment x
     WHERE x.project_id = p.id AND x.status = 'assigned' AND x.expires_at <= %s
   ) AS has_expired_leases
@@ -261,7 +262,8 @@ def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:
         expires_at=now + timedelta(seconds=project.assignment_ttl_s),
         price=project.price_per_item)
     gold = None
-    if project.gold_rate > 0 and rng.random() < gold_rate_for(project, user):
+    if (project.gold_rate > 0 or project.gold_first) and rng.random() < gold_rate_for(
+            project, user, now):
         gold = pick_gold(project, user, rng)
     if gold is not None:
         assignment.item, assignment.is_gold = gold, True
@@ -281,9 +283,19 @@ def scalar(sql: str, params: list) -> Any:
     return row[0] if row else None
 
 
-def gold_rate_for(project: Project, user) -> float:
+def gold_rate_for(project: Project, user, now: datetime) -> float:
+    """The chance that this lease is gold: certain while a calibrating project's new expert
+    has had fewer than ``gold_first`` gold items (live leases among them), the warm-up rate
+    while they have answered few, the project's rate after that."""
     rate = float(project.gold_rate)
-    if rate >= WARMUP_GOLD_RATE:
+    if project.gold_first:
+        served = scalar("SELECT COUNT(*) FROM tasks_assignment WHERE project_id = %s AND "
+                        "expert_id = %s AND is_gold AND (status IN ('submitted', 'approved', "
+                        "'rejected') OR (status = 'assigned' AND expires_at > %s))",
+                        [project.pk, user.pk, now])
+        if served < project.gold_first:
+            return 1.0
+    if rate >= WARMUP_GOLD_RATE or rate == 0:
         return rate
     answered = scalar("SELECT COUNT(*) FROM tasks_assignment WHERE project_id = %s AND "
                       "expert_id = %s AND is_gold AND status IN ('submitted', 'approved')",

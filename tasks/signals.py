@@ -9,17 +9,31 @@ from django.dispatch import Signal
 # sender=Project, assignment=Assignment. Sent after the lease row exists.
 assignment_leased = Signal()
 
+# sender=Project, assignment=Assignment. Sent when a live lease is given more time, after its
+# new `expires_at` is saved. A receiver may refuse the extension by raising LeaseRefused
+# (an hourly lease's longer window is not funded); the extension then rolls back.
+assignment_extended = Signal()
+
 # sender=Project, assignments=list[Assignment], status=str. Leases that gave their slot back
 # (skipped, expired) and annotations that were rejected.
 assignments_released = Signal()
 
 # sender=Project, annotation=Annotation, reached_overlap=bool. Sent after the annotation row
-# exists; `reached_overlap` says whether the item now holds its overlap of answers.
+# exists, with the assignment's active time final (`annotation.assignment.active_s`);
+# `reached_overlap` says whether the item now holds its overlap of answers.
 annotation_submitted = Signal()
 
 # sender=Project, assignment=Assignment, by=User | None (None: automatic approval).
 # Sent when submitted work is approved, including a rejection overturned on appeal.
 assignment_approved = Signal()
+
+# sender=Project, assignment=Assignment, appeal_id=int. An expert appealed the rejection of
+# this assignment: the money its approval would pay may be held for the decision.
+rejection_appealed = Signal()
+
+# sender=Project, assignment=Assignment, appeal_id=int. The appeal was denied: what was held
+# for it goes back. (Upheld, the rejection is overturned and `assignment_approved` follows.)
+rejection_appeal_denied = Signal()
 
 # sender=Assignment, expert=User, assignment_ids=list[int]. Asked rather than announced, by
 # pages that show an expert their own work: a receiver returns ``{assignment_id: (amount,

@@ -9,11 +9,10 @@ from rest_framework import serializers
 from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
 from config.ids import ModelSerializer, WholeNumberField, parse_id
-from config.money import AmountField
+from config.money import AmountField, after_fee
 from tasks.models import Assignment
 
 from .. import discovery, pseudonyms
-from ..ledger import after_fee
 from ..models import (
     Application,
     Bonus,

@@ -16,11 +16,10 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 
 from config import csvcells
-from config.money import AmountFormField
+from config.money import AmountFormField, after_fee
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import services, statements
-from ..ledger import after_fee
 from ..models import Account
 
 LINES_PER_PAGE = 50

@@ -13,11 +13,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from config.money import after_fee
 from config.workspace import Audience, MenuEntry, page, perform, render
 from tasks.models import Project
 
 from .. import discovery, services
-from ..ledger import after_fee
 from ..models import Application, ProjectInvitation
 
 PER_PAGE = 20
