@@ -9,9 +9,11 @@ from tasks.signals import (
     assignment_leased,
     assignment_pay_requested,
     assignments_released,
+    rejection_appeal_denied,
+    rejection_appealed,
 )
 
-from . import services, statements
+from . import appeals, services, statements
 
 
 @receiver(assignment_leased, dispatch_uid="marketplace.reserve_for_lease")
@@ -40,3 +42,15 @@ def settle_approval(sender, assignment, **kwargs) -> None:
 def paid_for(sender, expert, assignment_ids, **kwargs) -> dict:
     """Answers what the expert was paid for each assignment, from the ledger."""
     return statements.paid_for(expert, assignment_ids)
+
+
+@receiver(rejection_appealed, dispatch_uid="marketplace.hold_for_appeal")
+def hold_for_appeal(sender, assignment, appeal_id, **kwargs) -> None:
+    """Hold the appealed work's price for the decision; short funds hold nothing."""
+    appeals.hold_for_appeal(assignment, appeal_id)
+
+
+@receiver(rejection_appeal_denied, dispatch_uid="marketplace.release_appeal_hold")
+def release_appeal_hold(sender, assignment, appeal_id, **kwargs) -> None:
+    """A denied appeal gives its hold back to the organization's available funds."""
+    appeals.release_appeal_hold(assignment, appeal_id)

@@ -166,6 +166,19 @@ def project_completed(project: Project) -> list[WebhookDelivery]:
         Webhook.Event.PROJECT_COMPLETED, project.pk, progress=progress(project)))
 
 
+def appeal_filed(appeal: dict[str, Any]) -> list[WebhookDelivery]:
+    """An expert appealed a rejection or a quality action. The quality app, which keeps
+    appeals, words ``appeal`` (its ``project`` included); this app only delivers it."""
+    return enqueue(appeal["project"], Webhook.Event.APPEAL_FILED, _payload(
+        Webhook.Event.APPEAL_FILED, appeal["project"], appeal=appeal))
+
+
+def appeal_decided(appeal: dict[str, Any]) -> list[WebhookDelivery]:
+    """An appeal was upheld or denied, by a QA lead or by its deadline."""
+    return enqueue(appeal["project"], Webhook.Event.APPEAL_DECIDED, _payload(
+        Webhook.Event.APPEAL_DECIDED, appeal["project"], appeal=appeal))
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-Signature`` value: the timestamp is signed with the body against replays."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, sha256).hexdigest()
