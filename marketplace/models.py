@@ -19,7 +19,7 @@ posts to the fee account, and a cached balance there would be one row all approv
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import ExpertOwnedQuerySet, Organization
 from tasks.models import Assignment, InProjectQuerySet, Project
@@ -31,13 +31,14 @@ class Account(models.Model):
     class Kind(models.TextChoices):
         ORGANIZATION = "organization", "Organization: available funds"
         RESERVED = "reserved", "Organization: reserved for leased work"
+        PAYABLE = "payable", "Organization: decided time awaiting the weekly payment"
         EXPERT = "expert", "Expert earnings"
         PLATFORM_FEES = "platform_fees", "Platform fees"
         PLATFORM_CASH = "platform_cash", "Platform cash (counterpart)"
         PAYOUTS_PENDING = "payouts_pending", "Payouts in flight"
 
     # Kinds whose balance is cached and must never go below zero.
-    CACHED_KINDS = (Kind.ORGANIZATION, Kind.RESERVED, Kind.EXPERT)
+    CACHED_KINDS = (Kind.ORGANIZATION, Kind.RESERVED, Kind.PAYABLE, Kind.EXPERT)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     organization = models.ForeignKey(Organization, null=True, blank=True,
@@ -55,14 +56,16 @@ class Account(models.Model):
         ordering = ["kind", "currency", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["organization", "reserved"], organization__isnull=False,
+                condition=Q(kind__in=["organization", "reserved", "payable"],
+                            organization__isnull=False,
                             expert__isnull=True)
                 | Q(kind="expert", expert__isnull=False, organization__isnull=True)
                 | Q(kind__in=["platform_fees", "platform_cash", "payouts_pending"],
                     organization__isnull=True, expert__isnull=True),
                 name="marketplace_account_owner_matches_kind"),
             models.CheckConstraint(
-                condition=Q(kind__in=["organization", "reserved", "expert"], balance__gte=0)
+                condition=Q(kind__in=["organization", "reserved", "payable", "expert"],
+                            balance__gte=0)
                 | Q(kind__in=["platform_fees", "platform_cash", "payouts_pending"],
                     balance__isnull=True),
                 name="marketplace_account_cached_balance_non_negative"),
@@ -214,6 +217,44 @@ class Payout(models.Model):
         return f"payout {self.pk} of {self.amount} {self.currency} ({self.status})"
 
 
+class ExpertInProjectQuerySet(InProjectQuerySet, ExpertOwnedQuerySet):
+    """Records of one expert's work on one project: the project's customer reads them
+    (``visible_to``), the expert their own (``of_expert``)."""
+
+
+class WeeklyPayment(models.Model):
+    """One expert's decided time on an hourly project in one work week, paid at once.
+
+    The time entries it pays point at it; its amount is their sum, and the fee comes off it
+    once, so an expert's week reads as one line of pay.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT,
+                                related_name="weekly_payments")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="weekly_payments")
+    week = models.DateField(help_text="The Monday (UTC) of the work week paid.")
+    seconds = models.PositiveIntegerField(help_text="Active time paid, in seconds.")
+    amount = models.DecimalField(**MONEY, help_text="What the customer paid, before the fee.")
+    fee = models.DecimalField(**MONEY)
+    net = models.DecimalField(**MONEY, help_text="What the expert received.")
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ExpertInProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(fee__gte=0, net__gte=0,
+                                               amount=F("fee") + F("net")),
+                                   name="marketplace_weekly_payment_amount_split"),
+        ]
+
+    def __str__(self) -> str:
+        return f"week of {self.week} on project {self.project_id} to {self.expert_id}"
+
+
 class Transaction(models.Model):
     """One balanced movement of money, and what caused it."""
 
@@ -227,9 +268,12 @@ class Transaction(models.Model):
         PAYOUT_REQUEST = "payout_request", "Payout requested"
         PAYOUT_PAID = "payout_paid", "Payout paid"
         PAYOUT_FAILED = "payout_failed", "Payout failed"
+        TIME_ACCRUED = "time_accrued", "Decided time awaiting the weekly payment"
+        TIME_WITHHELD = "time_withheld", "Time withheld as fraud"
+        HOURLY_PAYMENT = "hourly_payment", "Weekly payment for hourly work"
 
     # What an organization spent: money that went to experts and the platform's fee.
-    SPENDING_KINDS = (Kind.APPROVAL, Kind.BONUS)
+    SPENDING_KINDS = (Kind.APPROVAL, Kind.BONUS, Kind.HOURLY_PAYMENT)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     memo = models.CharField(max_length=500, blank=True)
@@ -244,6 +288,8 @@ class Transaction(models.Model):
                                related_name="transactions")
     deposit = models.ForeignKey(Deposit, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="transactions")
+    weekly_payment = models.ForeignKey(WeeklyPayment, null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="transactions")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -259,6 +305,63 @@ class Transaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class TimeEntry(models.Model):
+    """An hourly lease's decided active time and what it cost the customer.
+
+    Written once per assignment when the work is decided (approved, rejected, skipped or
+    expired): the cost moves from the hold to the organization's payable account, and the
+    weekly payment pays it unless an operator withholds it as fraud first.
+    """
+
+    class Status(models.TextChoices):
+        PAYABLE = "payable", "Awaiting the weekly payment"
+        PAID = "paid", "Paid"
+        WITHHELD = "withheld", "Withheld as fraud"
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT,
+                                      related_name="time_entry")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="time_entries")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="time_entries")
+    week = models.DateField(help_text="The Monday (UTC) of the week the lease began.")
+    seconds = models.PositiveIntegerField(help_text="Active time, in seconds.")
+    rate = models.DecimalField(max_digits=12, decimal_places=2,
+                               help_text="The project's hourly rate the time was costed at.")
+    amount = models.DecimalField(**MONEY, help_text="The customer's cost, before the fee.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PAYABLE)
+    withheld_reason = models.TextField(blank=True)
+    withheld_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    withheld_at = models.DateTimeField(null=True, blank=True)
+    payment = models.ForeignKey(WeeklyPayment, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="entries")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ExpertInProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(seconds__gt=0, rate__gte=0, amount__gte=0),
+                                   name="marketplace_time_entry_amounts"),
+            models.CheckConstraint(
+                condition=Q(status="paid", payment__isnull=False)
+                | Q(status__in=["payable", "withheld"], payment__isnull=True),
+                name="marketplace_time_entry_paid_has_payment"),
+            models.CheckConstraint(
+                condition=Q(status="withheld") & ~Q(withheld_reason="")
+                | Q(status__in=["payable", "paid"], withheld_reason=""),
+                name="marketplace_time_entry_withheld_has_reason"),
+        ]
+        indexes = [models.Index(fields=["week"], condition=Q(status="payable"),
+                                name="marketplace_time_entry_payable")]
+
+    def __str__(self) -> str:
+        return f"{self.seconds} s on assignment {self.assignment_id} ({self.status})"
 
 
 class Entry(models.Model):
