@@ -1,5 +1,6 @@
 """State changes of projects and assignments, one transaction each."""
 
+import copy
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from config.exceptions import Conflict
 from config.rawsql import aware, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
 
-from . import schema
+from . import estimates, schema
 from .models import Annotation, Assignment, Comment, Item, Project
 from .routing import release
 from .rubric import build_rubric
@@ -94,8 +95,11 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
     _check_overlap({"overlap": changes.get("overlap", project.overlap),
                     "max_overlap": changes.get("max_overlap", project.max_overlap)})
     old_overlap = project.overlap
+    before = copy.copy(project)
     for name, value in changes.items():
         setattr(project, name, value)
+    if project.status == Project.Status.ACTIVE and set(changes) & estimates.PAY_FIELDS:
+        estimates.check_floor(project, before=before)
     project.save()
     if project.overlap > old_overlap:
         # Items that were still at the old target follow the project's new one.
@@ -138,6 +142,8 @@ def transition_project(*, user, project: Project, action: str) -> Project:
     if target == Project.Status.ACTIVE and not project.items.filter(is_gold=False).exists():
         raise Conflict("Upload at least one non-gold item before activating.",
                        code="no_items")
+    if target == Project.Status.ACTIVE:
+        estimates.check_floor(project)
     return _set_status(project, target)
 
 
