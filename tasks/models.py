@@ -332,6 +332,13 @@ class Assignment(models.Model):
             models.Index(fields=["project", "status"], name="tasks_asg_project_status"),
             models.Index(fields=["expires_at"], condition=Q(status="assigned"),
                          name="tasks_asg_live_expiry"),
+            # The expert's latest activity, read by every heartbeat and counted submission.
+            models.Index(fields=["expert", "last_active_at"],
+                         condition=Q(last_active_at__isnull=False),
+                         name="tasks_asg_expert_active"),
+            # The expert's week on a project, read against the weekly cap.
+            models.Index(fields=["expert", "project", "leased_at"],
+                         name="tasks_asg_expert_week"),
         ]
 
     def __str__(self) -> str:
