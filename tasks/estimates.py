@@ -28,7 +28,7 @@ from .models import Assignment, Project
 
 MEASURED = "measured"
 CUSTOMER = "customer"
-SOURCE_WORDS = {CUSTOMER: "the customer's estimate"}
+SOURCE_WORDS = {CUSTOMER: "customer's estimate"}
 # Fields whose change can move a running project's implied hourly rate.
 PAY_FIELDS = frozenset({"contract", "price_per_item", "hourly_rate", "estimated_seconds"})
 
@@ -44,10 +44,10 @@ class Estimate:
 
     @property
     def words(self) -> str:
-        """Where the figure comes from, for a sentence: "the customer's estimate", "the
-        median of 12 approved answers"."""
+        """Where the figure comes from, in brackets after it: "customer's estimate",
+        "median of 12 approved answers"."""
         if self.source == MEASURED:
-            return f"the median of {self.approved} approved answers"
+            return f"median of {self.approved} approved answers"
         return SOURCE_WORDS.get(self.source or "", "no estimate")
 
 
