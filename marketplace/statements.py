@@ -5,20 +5,41 @@ reconciliation proves equal to the entries, sums over entries from the entries t
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    FloatField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 
 from accounts.models import Organization
 from tasks.models import Assignment, Project
 
 from .ledger import ZERO, find_account, money
-from .models import Account, Bonus, Deposit, Entry, Payout, Transaction
+from .models import Account, Bonus, Deposit, Entry, Payout, TimeEntry, Transaction, WeeklyPayment
 from .services import lease_hold, refusal
 
 Kind = Transaction.Kind
+HOURLY = Project.Contract.HOURLY
+SECONDS_PER_HOUR = Decimal(3600)
+HUNDREDTH = Decimal("0.01")
+
+# Work whose time counts toward an expert's hours: decided work, and on hourly contracts
+# also the skipped and expired leases, whose active time is paid too.
+DECIDED_WORK = (Q(status__in=[Assignment.Status.APPROVED, Assignment.Status.REJECTED])
+                | Q(project__contract=HOURLY,
+                    status__in=[Assignment.Status.SKIPPED, Assignment.Status.EXPIRED]))
 
 
 def total(field: str = "amount", **filters) -> Coalesce:
@@ -63,14 +84,17 @@ def organization_currency(organization: Organization) -> str:
 
 
 def organization_balance(organization: Organization, currency: str) -> dict:
-    """Available, reserved and spent funds, and what went where per project.
+    """Available, reserved, payable and spent funds, and what went where per project.
 
-    available = deposits - refunds - spent - reserved. Spent is what approvals and bonuses
-    took from the organization: the experts' share and the platform's fee together.
+    available + reserved + payable + spent = deposits - refunds. Spent is what approvals,
+    bonuses and weekly payments of hourly time took from the organization: the experts' share
+    and the platform's fee together; payable is decided hourly time the next weekly payment
+    pays.
     """
     owner = {"organization_id": organization.pk}
     available = find_account(Account.Kind.ORGANIZATION, currency, **owner)
     reserved = find_account(Account.Kind.RESERVED, currency, **owner)
+    payable = find_account(Account.Kind.PAYABLE, currency, **owner)
     mine = Entry.objects.filter(account__organization=organization, account__currency=currency)
     spent = mine.aggregate(spent=total(transaction__kind__in=Transaction.SPENDING_KINDS))
     payments = Deposit.objects.filter(organization=organization, currency=currency).aggregate(
@@ -80,10 +104,16 @@ def organization_balance(organization: Organization, currency: str) -> dict:
         transaction__project__organization=organization).values("transaction__project")
     fee_by_project = {row["transaction__project"]: row["fee"]
                       for row in fees.annotate(fee=total())}
+    billed = (TimeEntry.objects.filter(project__organization=organization, currency=currency)
+              .exclude(status=TimeEntry.Status.WITHHELD)
+              .values("project").annotate(seconds=Sum("seconds")).order_by())
+    seconds_by_project = {row["project"]: row["seconds"] for row in billed}
     per_project = (mine.exclude(transaction__project=None)
-                   .values("transaction__project", "transaction__project__name")
+                   .values("transaction__project", "transaction__project__name",
+                           "transaction__project__contract")
                    .annotate(spent=total(transaction__kind__in=Transaction.SPENDING_KINDS),
                              reserved=total(account__kind=Account.Kind.RESERVED),
+                             payable=total(account__kind=Account.Kind.PAYABLE),
                              approvals=Count("transaction", distinct=True,
                                              filter=Q(transaction__kind=Kind.APPROVAL)))
                    .order_by("transaction__project"))
@@ -91,22 +121,29 @@ def organization_balance(organization: Organization, currency: str) -> dict:
         "currency": currency,
         "available": available.balance if available else ZERO,
         "reserved": reserved.balance if reserved else ZERO,
+        "payable": payable.balance if payable else ZERO,
         "spent": money(-spent["spent"]),
         "deposits": money(payments["deposits"]),
         "refunds": money(payments["refunds"]),
         "fees": money(sum(fee_by_project.values(), ZERO)),
         "by_project": [
             {"project": row["transaction__project"], "name": row["transaction__project__name"],
+             "contract": row["transaction__project__contract"],
              "spent": money(-row["spent"]), "reserved": money(row["reserved"]),
+             "payable": money(row["payable"]),
              "fees": money(fee_by_project.get(row["transaction__project"], ZERO)),
-             "approved_tasks": row["approvals"]}
+             "approved_tasks": row["approvals"],
+             "hours": (hours(seconds_by_project.get(row["transaction__project"]))
+                       if row["transaction__project__contract"] == HOURLY else None)}
             for row in per_project],
     }
 
 
 def statement(organization: Organization, currency: str) -> QuerySet[Transaction]:
     """One line per transaction that touched the organization's funds, newest first, with
-    what it did to the available and reserved funds and where spent money went."""
+    what it did to the available, reserved and payable funds, where spent money went, and
+    for hourly time the seconds it was for (``seconds``: the lease's time entry, or the
+    weekly payment's whole week)."""
     touched = Entry.objects.filter(account__organization=organization,
                                    account__currency=currency).values("transaction_id")
     return (Transaction.objects.filter(pk__in=touched)
@@ -115,10 +152,16 @@ def statement(organization: Organization, currency: str) -> QuerySet[Transaction
                                       entries__account__kind=Account.Kind.ORGANIZATION),
                       reserved=total("entries__amount",
                                      entries__account__kind=Account.Kind.RESERVED),
+                      payable=total("entries__amount",
+                                    entries__account__kind=Account.Kind.PAYABLE),
                       to_expert=total("entries__amount",
                                       entries__account__kind=Account.Kind.EXPERT),
                       fee=total("entries__amount",
-                                entries__account__kind=Account.Kind.PLATFORM_FEES))
+                                entries__account__kind=Account.Kind.PLATFORM_FEES),
+                      seconds=Case(
+                          When(kind=Kind.HOURLY_PAYMENT, then=F("weekly_payment__seconds")),
+                          When(kind__in=[Kind.TIME_ACCRUED, Kind.TIME_WITHHELD],
+                               then=F("assignment__time_entry__seconds"))))
             .order_by("-id"))
 
 
@@ -157,29 +200,89 @@ def earnings_csv_rows(expert, currency: str) -> Iterator[list]:
                entry.currency]
 
 
+def hours(seconds: float | int | None) -> Decimal:
+    """Seconds as hours to the hundredth, as statements print them."""
+    return (Decimal(str(seconds or 0)) / SECONDS_PER_HOUR).quantize(HUNDREDTH, ROUND_HALF_UP)
+
+
+def effective_rate(paid: Decimal, seconds: float | int) -> Decimal | None:
+    """What each hour of the time earned, from the exact seconds rather than the rounded
+    hours; None when no time was tracked, since no rate can be read from it."""
+    if not seconds:
+        return None
+    return money(paid * SECONDS_PER_HOUR / Decimal(str(seconds)))
+
+
+def worked_seconds(expert, currency: str) -> dict[int, dict]:
+    """Per project, the seconds the expert spent on decided work (``DECIDED_WORK``) and
+    the approved tasks among it.
+
+    A lease's time is its tracked active time when it has any, else the time the expert
+    took from lease to answer: per-task work done through a client that sends no
+    heartbeats still has an hourly rate.
+    """
+    seconds = Case(When(active_s__gt=0, then=Cast("active_s", FloatField())),
+                   default=Coalesce("duration_s", Value(0.0)), output_field=FloatField())
+    rows = (Assignment.objects.filter(DECIDED_WORK, expert=expert, project__currency=currency)
+            .values("project", "project__name", "project__contract")
+            .annotate(seconds=Sum(seconds),
+                      approved=Count("pk", filter=Q(status=Assignment.Status.APPROVED)))
+            .order_by())
+    return {row["project"]: row for row in rows}
+
+
 def earnings(expert, currency: str) -> dict:
-    """The expert's balance and where it came from: per project, bonuses, payouts, and the
-    rejected work that paid nothing."""
+    """The expert's balance and where it came from: per project with the hours worked and
+    the rate they earned, bonuses, weekly payments of hourly time and the time still awaiting
+    one or withheld, payouts, and the rejected work that paid nothing."""
     account = find_account(Account.Kind.EXPERT, currency, expert_id=expert.pk)
     entries = earnings_entries(expert, currency)
-    per_project = (entries.filter(transaction__kind__in=Transaction.SPENDING_KINDS)
-                   .values("transaction__project", "transaction__project__name")
-                   .annotate(earned=total(), bonuses=total(transaction__kind=Kind.BONUS),
-                             approved_tasks=Count("pk", filter=Q(
-                                 transaction__kind=Kind.APPROVAL)))
-                   .order_by("transaction__project"))
+    paid = {row["transaction__project"]: row for row in (
+        entries.filter(transaction__kind__in=Transaction.SPENDING_KINDS)
+        .values("transaction__project", "transaction__project__name",
+                "transaction__project__contract")
+        .annotate(earned=total(), bonuses=total(transaction__kind=Kind.BONUS),
+                  approved_tasks=Count("pk", filter=Q(transaction__kind=Kind.APPROVAL)))
+        .order_by())}
+    worked = worked_seconds(expert, currency)
+    per_project = []
+    for project_id in sorted(paid.keys() | worked.keys(), key=lambda pk: pk or 0):
+        money_row, work_row = paid.get(project_id), worked.get(project_id)
+        contract = (work_row["project__contract"] if work_row
+                    else money_row["transaction__project__contract"])
+        earned = money(money_row["earned"]) if money_row else ZERO
+        seconds = work_row["seconds"] if work_row else 0
+        # Hourly time is paid by the week, not per task: count the approved leases.
+        approved = (work_row["approved"] if work_row else 0) if contract == HOURLY else (
+            money_row["approved_tasks"] if money_row else 0)
+        per_project.append({
+            "project": project_id,
+            "name": work_row["project__name"] if work_row
+            else money_row["transaction__project__name"],
+            "contract": contract, "earned": earned,
+            "bonuses": money(money_row["bonuses"]) if money_row else ZERO,
+            "approved_tasks": approved, "seconds": seconds, "hours": hours(seconds),
+            "effective_hourly_rate": effective_rate(earned, seconds)})
+    all_seconds = sum(row["seconds"] for row in per_project)
+    all_earned = sum((row["earned"] for row in per_project), ZERO)
     payouts = Payout.objects.filter(expert=expert, currency=currency)
     in_flight = payouts.filter(status__in=[Payout.Status.REQUESTED, Payout.Status.PROCESSING])
+    time_entries = (TimeEntry.objects.of_expert(expert).filter(currency=currency)
+                    .select_related("project"))
     return {
         "balance": account.balance if account else ZERO,
         "currency": currency,
         "pending_payouts": money(in_flight.aggregate(amount=total())["amount"]),
         "paid_out": money(payouts.filter(status=Payout.Status.PAID)
                           .aggregate(amount=total())["amount"]),
-        "per_project": [
-            {"project": row["transaction__project"], "name": row["transaction__project__name"],
-             "earned": money(row["earned"]), "bonuses": money(row["bonuses"]),
-             "approved_tasks": row["approved_tasks"]} for row in per_project],
+        "hours": hours(all_seconds),
+        "effective_hourly_rate": effective_rate(all_earned, all_seconds),
+        "per_project": per_project,
+        "weekly_payments": weekly_payments(WeeklyPayment.objects.of_expert(expert)
+                                           .filter(currency=currency)),
+        "pending": time_entries.filter(status=TimeEntry.Status.PAYABLE).order_by("week", "id"),
+        "withheld": time_entries.filter(status=TimeEntry.Status.WITHHELD)
+        .order_by("-withheld_at", "-id"),
         "bonuses": Bonus.objects.filter(expert=expert, currency=currency)
         .select_related("project"),
         "payouts": payouts,
@@ -188,3 +291,10 @@ def earnings(expert, currency: str) -> dict:
         .select_related("project").order_by("-finished_at", "-id"),
         "entries": entries,
     }
+
+
+def weekly_payments(payments: QuerySet[WeeklyPayment]) -> QuerySet[WeeklyPayment]:
+    """Weekly payments with their project and the hourly rate their time was costed at
+    (``rate``: a project's rate is frozen once it has work, so one per payment)."""
+    return (payments.select_related("project").annotate(rate=Max("entries__rate"))
+            .order_by("-week", "-id"))

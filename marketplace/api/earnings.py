@@ -51,8 +51,10 @@ class EarningsView(generics.GenericAPIView):
                               (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
                               403: OpenApiResponse(description="Not an expert.")})
     def get(self, request):
-        """Your balance and where it came from: per project, bonuses, payouts, rejected
-        work, and the latest ledger lines (`?format=csv` for all of them)."""
+        """Your balance and where it came from: per project with your hours and effective
+        hourly rate, bonuses, weekly payments of hourly time and the time awaiting one or
+        withheld, payouts, rejected work, and the latest ledger lines (`?format=csv` for all
+        of them)."""
         require_expert(request.user, message=NOT_AN_EXPERT)
         currency = currency_for(request, lambda: statements.expert_currency(request.user))
         if request.query_params.get("format") == "csv":
@@ -65,8 +67,8 @@ class EarningsView(generics.GenericAPIView):
                      entry.amount, entry.currency] for entry in entries.iterator(chunk_size=2000))
             return csv_download(f"earnings-{currency}.csv", header, rows)
         earnings = statements.earnings(request.user, currency)
-        earnings["entries"] = earnings["entries"][:LATEST_ENTRIES]
-        earnings["rejected"] = earnings["rejected"][:LATEST_ENTRIES]
+        for listed in ("entries", "rejected", "weekly_payments", "pending", "withheld"):
+            earnings[listed] = earnings[listed][:LATEST_ENTRIES]
         return Response(s.EarningsSerializer(earnings).data)
 
 

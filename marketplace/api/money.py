@@ -99,7 +99,8 @@ class DepositViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class BalanceView(APIView):
     @extend_schema(parameters=[CURRENCY], responses={200: s.BalanceSerializer})
     def get(self, request, org_pk: int):
-        """Available, reserved and spent funds, in total and per project."""
+        """Available, reserved, payable and spent funds, in total and per project, with the
+        hours of hourly time billed per project."""
         organization = organization_for(request, org_pk)
         currency = currency_for(request, lambda: statements.organization_currency(organization))
         return Response(s.BalanceSerializer(
@@ -117,17 +118,20 @@ class StatementView(generics.GenericAPIView):
                    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
     def get(self, request, org_pk: int):
         """The ledger lines that touched the organization's funds, newest first: deposits,
-        reservations and their release, spend per project with the platform's fee."""
+        reservations and their release, spend per project with the platform's fee, and
+        hourly time with its hours: decided (payable), withheld, and paid by the week."""
         organization = organization_for(request, org_pk)
         currency = currency_for(request, lambda: statements.organization_currency(organization))
         lines = statements.statement(organization, currency)
         if request.query_params.get("format") == "csv":
             header = ["id", "created_at", "kind", "memo", "project", "project_name",
-                      "assignment", "available", "reserved", "to_expert", "fee", "currency"]
+                      "assignment", "available", "reserved", "to_expert", "fee", "currency",
+                      "payable", "hours"]
             rows = ([line.pk, line.created_at.isoformat(), line.kind, line.memo,
                      line.project_id, line.project.name if line.project else "",
                      line.assignment_id, money(line.available), money(line.reserved),
-                     money(line.to_expert), money(line.fee), currency]
+                     money(line.to_expert), money(line.fee), currency, money(line.payable),
+                     "" if line.seconds is None else statements.hours(line.seconds)]
                     for line in lines.iterator(chunk_size=2000))
             return csv_download(f"statement-{organization.pk}-{currency}.csv", header, rows)
         page = self.paginate_queryset(lines)

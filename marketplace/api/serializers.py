@@ -12,7 +12,7 @@ from config.ids import ModelSerializer, WholeNumberField, parse_id
 from config.money import AmountField, after_fee
 from tasks.models import Assignment
 
-from .. import discovery, pseudonyms
+from .. import discovery, pseudonyms, statements
 from ..models import (
     Application,
     Bonus,
@@ -20,7 +20,9 @@ from ..models import (
     Payout,
     ProjectInvitation,
     QualityBonusPolicy,
+    TimeEntry,
     Transaction,
+    WeeklyPayment,
 )
 
 User = get_user_model()
@@ -34,6 +36,21 @@ class Currency(serializers.RegexField):
 
 class CurrencyQuerySerializer(serializers.Serializer):
     currency = Currency(required=False)
+
+
+class Hours(serializers.DecimalField):
+    """Hours to the hundredth as a decimal string, e.g. "6.50"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(max_digits=12, decimal_places=2, coerce_to_string=True, **kwargs)
+
+
+class HoursOfSeconds(Hours):
+    """Hours read from a count of seconds (``source`` names it)."""
+
+    def to_representation(self, value):
+        return None if value is None else super().to_representation(statements.hours(value))
 
 
 # Organizations ---------------------------------------------------------------------------------
@@ -58,15 +75,23 @@ class ProjectSpendSerializer(serializers.Serializer):
     spent = AmountField()
     fees = AmountField(help_text="The platform's share of `spent`.")
     reserved = AmountField(help_text="Held for leases in progress.")
+    payable = AmountField(help_text="Hourly contracts: decided time the next weekly payment "
+                                    "pays.")
     approved_tasks = serializers.IntegerField()
+    contract = serializers.CharField(help_text="`per_task` or `hourly`.")
+    hours = Hours(allow_null=True, help_text=(
+        "Hourly contracts: hours of experts' time paid or payable (time withheld as fraud "
+        "is not); null on per-task projects."))
 
 
 class BalanceSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    available = AmountField(help_text="deposits - refunds - spent - reserved")
+    available = AmountField(help_text="deposits - refunds - spent - reserved - payable")
     reserved = AmountField(help_text="Held for leased work until it is approved or released.")
-    spent = AmountField(help_text="Paid for approved work and bonuses, the platform's fee "
-                                  "included.")
+    payable = AmountField(help_text="Hourly contracts: decided time awaiting the weekly "
+                                    "payment; spent once paid.")
+    spent = AmountField(help_text="Paid for approved work, bonuses and weekly payments of "
+                                  "hourly time, the platform's fee included.")
     deposits = AmountField()
     refunds = AmountField()
     fees = AmountField()
@@ -74,21 +99,26 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class StatementLineSerializer(ModelSerializer):
-    """One transaction that touched the organization's funds. `available` and `reserved`
-    are what it did to them (signed); `to_expert` and `fee` where spent money went."""
+    """One transaction that touched the organization's funds. `available`, `reserved` and
+    `payable` are what it did to them (signed); `to_expert` and `fee` where spent money
+    went; `hours` the hourly time it was for."""
 
     project_name = serializers.CharField(source="project.name", default=None, read_only=True,
                                          allow_null=True)
     currency = serializers.SerializerMethodField()
     available = AmountField()
     reserved = AmountField()
+    payable = AmountField()
     to_expert = AmountField()
     fee = AmountField()
+    hours = HoursOfSeconds(source="seconds", allow_null=True, help_text=(
+        "Hourly time: a lease's decided time (`time_accrued`, `time_withheld`) or the "
+        "week's time a weekly payment paid (`hourly_payment`); null on other lines."))
 
     class Meta:
         model = Transaction
         fields = ["id", "created_at", "kind", "memo", "project", "project_name", "assignment",
-                  "available", "reserved", "to_expert", "fee", "currency"]
+                  "available", "reserved", "payable", "to_expert", "fee", "hours", "currency"]
 
     def get_currency(self, obj) -> str:
         return self.context["currency"]
@@ -199,12 +229,63 @@ class EarningEntrySerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
+EFFECTIVE_RATE = ("What you were paid per hour of that time, after the platform fee, bonuses "
+                  "and weekly payments included; null without tracked time. Hourly time "
+                  "awaiting its weekly payment counts once it is paid.")
+
+
 class ProjectEarningsSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField()
-    earned = AmountField(help_text="After the platform fee, bonuses included.")
+    contract = serializers.CharField(help_text="`per_task` or `hourly`.")
+    earned = AmountField(help_text="After the platform fee, bonuses and weekly payments "
+                                   "included.")
     bonuses = AmountField()
     approved_tasks = serializers.IntegerField()
+    hours = Hours(help_text=(
+        "Your time on decided work: approved and rejected, and on hourly contracts also "
+        "skipped and expired leases. A lease counts its tracked active time, or the time "
+        "from lease to answer when none was tracked."))
+    effective_hourly_rate = AmountField(allow_null=True, help_text=EFFECTIVE_RATE)
+
+
+class WeeklyPaymentSerializer(ModelSerializer):
+    """One week of your hourly time on a project, paid at once."""
+
+    project_name = serializers.CharField(source="project.name")
+    hours = HoursOfSeconds(source="seconds")
+    rate = AmountField(help_text="The hourly rate your time was costed at, before the fee.")
+    amount = AmountField(help_text="Before the platform fee.")
+    fee = AmountField()
+    net = AmountField(help_text="What you received.")
+
+    class Meta:
+        model = WeeklyPayment
+        fields = ["id", "week", "project", "project_name", "hours", "rate", "amount", "fee",
+                  "net", "currency", "created_at"]
+        read_only_fields = fields
+
+
+class TimeEntrySerializer(ModelSerializer):
+    """A decided hourly lease's time: awaiting the weekly payment, paid, or withheld."""
+
+    project_name = serializers.CharField(source="project.name")
+    hours = HoursOfSeconds(source="seconds")
+    rate = AmountField()
+    amount = AmountField(help_text="The time at the rate, before the platform fee.")
+    expert_receives = serializers.SerializerMethodField(help_text=(
+        "The amount after the fee; the weekly payment takes the fee once on the week's "
+        "total, so its cents may differ."))
+
+    class Meta:
+        model = TimeEntry
+        fields = ["assignment", "project", "project_name", "week", "hours", "rate", "amount",
+                  "expert_receives", "currency", "status", "withheld_reason", "withheld_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(AmountField(read_only=True))
+    def get_expert_receives(self, obj) -> str:
+        return str(after_fee(obj.amount))
 
 
 class RejectionSerializer(ModelSerializer):
@@ -227,7 +308,16 @@ class EarningsSerializer(serializers.Serializer):
     currency = serializers.CharField()
     pending_payouts = AmountField()
     paid_out = AmountField()
+    hours = Hours(help_text="Your time on decided work on every project (see per_project).")
+    effective_hourly_rate = AmountField(allow_null=True, help_text=EFFECTIVE_RATE)
     per_project = ProjectEarningsSerializer(many=True)
+    weekly_payments = WeeklyPaymentSerializer(many=True, help_text=(
+        "Hourly contracts: your decided time paid each week (Monday 00:00 UTC), newest "
+        "first."))
+    pending = TimeEntrySerializer(many=True, help_text=(
+        "Hourly contracts: decided time the next weekly payment pays, after its week ends."))
+    withheld = TimeEntrySerializer(many=True, help_text=(
+        "Hourly time an operator withheld as fraud, with the reason; it is not paid."))
     bonuses = BonusSerializer(many=True)
     payouts = PayoutSerializer(many=True)
     rejected = RejectionSerializer(many=True, help_text=(

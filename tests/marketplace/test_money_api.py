@@ -102,8 +102,9 @@ class TestBalanceAndStatement:
             "available": "12.00", "reserved": "4.00", "spent": "4.00", "currency": "USD",
             "deposits": "20.00", "fees": "0.80"}
         assert data["by_project"] == [{"project": project.pk, "name": project.name,
-                                       "spent": "4.00", "fees": "0.80", "reserved": "4.00",
-                                       "approved_tasks": 1}]
+                                       "contract": "per_task", "spent": "4.00", "fees": "0.80",
+                                       "reserved": "4.00", "payable": "0.00",
+                                       "approved_tasks": 1, "hours": None}]
         assert floats_in(data) == []
 
     def test_statement_lines_and_csv(self, customer, organization, staff):
@@ -211,9 +212,11 @@ class TestEarnings:
         data = client.get("/api/v1/me/earnings/").json()
         assert (data["balance"], data["currency"], data["pending_payouts"]) == (
             "3.20", "USD", "0.00")
-        assert data["per_project"] == [{"project": project.pk, "name": project.name,
-                                        "earned": "3.20", "bonuses": "0.00",
-                                        "approved_tasks": 1}]
+        [row] = data["per_project"]
+        assert {key: row[key] for key in ["project", "name", "contract", "earned", "bonuses",
+                                          "approved_tasks"]} == {
+            "project": project.pk, "name": project.name, "contract": "per_task",
+            "earned": "3.20", "bonuses": "0.00", "approved_tasks": 1}
         assert [(r["project"], r["amount"]) for r in data["rejected"]] == [(project.pk, "4.00")]
         assert [(e["kind"], e["amount"]) for e in data["entries"]] == [("approval", "3.20")]
         assert floats_in(data) == []
