@@ -6,9 +6,18 @@ to the week in which its lease began (weeks run from Monday 00:00 UTC), for the 
 the weekly payment alike, so that one lease never splits between two weeks.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Sum
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import ExpertProfile
+from config.exceptions import Conflict
+from config.transactions import retried_on_deadlock
 
 from .models import Assignment, Project
 
@@ -42,3 +51,110 @@ def cap_left_s(project: Project, expert_id: int, now: datetime) -> int:
         return 7 * 24 * 3600
     return max(0, cap_seconds(project) - logged_seconds(project.pk, expert_id,
                                                         week_start(now)))
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What one heartbeat did: the lease's active time, the seconds this beat added, and the
+    expert's week on the project (the lease's week) against its cap, None without one."""
+
+    active_s: int
+    counted_s: int
+    week_logged_s: int
+    cap_left_s: int | None
+    cap_reached: bool
+
+
+def counted_seconds(previous: datetime, now: datetime, *, idle_gap_s: int,
+                    cap_left: int | None = None) -> int:
+    """Whole seconds of activity between the expert's previous sign of activity and now.
+
+    A gap longer than the idle threshold counts nothing at all: the expert was away, and
+    nobody can tell which part of it was work. Seconds are rounded down, so that the time
+    counted never exceeds the time that passed; `cap_left` bounds the result.
+    """
+    gap = (now - previous).total_seconds()
+    if gap <= 0 or gap > idle_gap_s:
+        return 0
+    counted = int(gap)
+    return counted if cap_left is None else max(0, min(counted, cap_left))
+
+
+def lock_expert(expert_id: int) -> None:
+    """Queue the expert's own activity behind the profile row: two tabs or two leases
+    beating at once read each other's last activity instead of counting one moment twice.
+    Every path that counts activity takes this lock before the assignment's."""
+    list(ExpertProfile.objects.select_for_update().filter(pk=expert_id).values_list("pk"))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The activity a lease may count now, and the week it is booked to."""
+
+    counted_s: int
+    week_logged_s: int  # the expert's seconds on the project that week, before counting
+    cap_s: int | None
+
+
+def final_gap(assignment: Assignment, project: Project, now: datetime) -> Gap:
+    """What the expert's activity since their previous sign of it adds to this lease.
+
+    The previous sign is the latest `last_active_at` among all the expert's leases, or this
+    lease's start when that is later; the caller holds `lock_expert`. On an hourly project
+    the week's total never passes the cap. One query, for heartbeats, submissions and skips.
+    """
+    week = week_start(assignment.leased_at)
+    mine = Assignment.objects.filter(expert_id=assignment.expert_id)
+    hourly = project.contract == Project.Contract.HOURLY
+    logged = Subquery(
+        mine.filter(project_id=project.pk, leased_at__gte=week,
+                    leased_at__lt=week + timedelta(days=7))
+        .order_by().values("expert_id").annotate(total=Sum("active_s")).values("total"))
+    latest = Subquery(mine.filter(last_active_at__isnull=False).order_by("-last_active_at")
+                      .values("last_active_at")[:1])
+    latest_at, week_logged = (Assignment.objects.filter(pk=assignment.pk)
+                              .annotate(latest=latest, logged=Coalesce(logged, Value(0)))
+                              .values_list("latest", "logged").get())
+    previous = max(latest_at, assignment.leased_at) if latest_at else assignment.leased_at
+    cap = cap_seconds(project) if hourly else None
+    counted = counted_seconds(previous, now, idle_gap_s=settings.ACTIVITY_IDLE_GAP_S,
+                              cap_left=None if cap is None else cap - week_logged)
+    return Gap(counted_s=counted, week_logged_s=week_logged, cap_s=cap)
+
+
+def require_live(assignment: Assignment, now: datetime) -> None:
+    """Only a lease still held may be answered, skipped, extended or worked on."""
+    if assignment.status != Assignment.Status.ASSIGNED:
+        raise Conflict(f"This assignment is already {assignment.status}.",
+                       code=f"already_{assignment.status}")
+    if assignment.expires_at <= now:
+        raise Conflict("This assignment expired; ask for the next one.", code="expired")
+
+
+@retried_on_deadlock
+@transaction.atomic
+def record_heartbeat(*, assignment_id: int, user, now: datetime | None = None) -> Heartbeat:
+    """Count the expert's activity on a live lease since their previous sign of it.
+
+    Raises Assignment.DoesNotExist for a lease that is not the user's and Conflict for one
+    that is no longer live. Accepted on per-task projects too: estimates and effective
+    rates read the same time.
+    """
+    now = now or timezone.now()
+    lock_expert(user.pk)
+    try:
+        assignment = (Assignment.objects.select_for_update(of=("self",))
+                      .select_related("project").get(pk=assignment_id, expert_id=user.pk))
+    except Assignment.DoesNotExist as exc:
+        raise Assignment.DoesNotExist("No such assignment.") from exc
+    require_live(assignment, now)
+    gap = final_gap(assignment, assignment.project, now)
+    assignment.active_s += gap.counted_s
+    assignment.last_active_at = now
+    Assignment.objects.filter(pk=assignment.pk).update(
+        active_s=F("active_s") + gap.counted_s, last_active_at=now)
+    week_logged = gap.week_logged_s + gap.counted_s
+    cap_left = None if gap.cap_s is None else max(0, gap.cap_s - week_logged)
+    return Heartbeat(active_s=assignment.active_s, counted_s=gap.counted_s,
+                     week_logged_s=week_logged, cap_left_s=cap_left,
+                     cap_reached=cap_left == 0)

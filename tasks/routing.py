@@ -26,6 +26,7 @@ from config.exceptions import Conflict
 from config.rawsql import instances, statement_cursor
 from config.transactions import retried_on_deadlock
 
+from .activity import cap_seconds, logged_seconds, week_start
 from .models import Assignment, Item, Project, ProjectExpert
 from .signals import LeaseRefused, assignment_leased, assignments_released
 
@@ -243,6 +244,11 @@ def next_assignment(user, project: Project | None = None, *,
     # the common call, for one project.
     guarded = assignment_leased.has_listeners(Project)
     for position, candidate in enumerate(candidates, 1):
+        if candidate.contract == Project.Contract.HOURLY:
+            capped = weekly_cap_reason(candidate, user.pk, now)
+            if capped:
+                reasons[candidate.pk] = capped
+                continue
         try:
             with transaction.atomic(savepoint=guarded and position < len(candidates)):
                 assignment = lease_from(candidate, user, now, rng or random)
@@ -252,6 +258,17 @@ def next_assignment(user, project: Project | None = None, *,
         if assignment is not None:
             return NextResult(assignment, reasons)
     return NextResult(None, reasons)
+
+
+def weekly_cap_reason(project: Project, expert_id: int, now: datetime) -> str:
+    """Why an hourly project gives the expert nothing more this week, or "" while it may."""
+    week = week_start(now)
+    logged, cap = logged_seconds(project.pk, expert_id, week), cap_seconds(project)
+    if logged < cap:
+        return ""
+    resets = week + timedelta(days=7)
+    return (f"You have logged {logged / 3600:.1f} of this week's {cap / 3600:.1f} hours on "
+            f"{project.name}; the cap resets Monday {resets:%Y-%m-%d} 00:00 UTC.")
 
 
 def lease_from(project: Project, user, now: datetime, rng) -> Assignment | None:

@@ -19,12 +19,15 @@ from config.rawsql import aware, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
 
 from . import estimates, schema
+from .activity import final_gap, lock_expert, require_live
 from .models import Annotation, Assignment, Comment, Item, Project
 from .routing import release
 from .rubric import build_rubric
 from .signals import (
+    LeaseRefused,
     annotation_submitted,
     assignment_approved,
+    assignment_extended,
     item_completed,
     project_completed,
 )
@@ -33,14 +36,31 @@ SETTINGS_FIELDS = {
     "name", "instructions", "overlap", "max_overlap", "gold_rate", "review_rate", "min_degree",
     "min_trust", "assignment_ttl_s", "auto_approve_after_s", "price_per_item", "currency",
     "visibility", "require_qualification", "agreement_threshold", "rating_spread_threshold",
+    "contract", "hourly_rate", "weekly_cap_hours", "estimated_seconds",
 }
-# Once work exists, changing what an item is or what an answer means would corrupt it.
-FROZEN_AFTER_WORK = {"fields", "questions", "domain", "price_per_item", "currency"}
+# Once work exists, changing what an item is, what an answer means or how work is paid for
+# would corrupt it.
+FROZEN_AFTER_WORK = {"fields", "questions", "domain", "price_per_item", "currency", "contract",
+                     "hourly_rate"}
 
 
 def _check_overlap(values: dict[str, Any]) -> None:
     if values["max_overlap"] < values["overlap"]:
         raise ValidationError({"max_overlap": ["max_overlap must be at least overlap."]})
+
+
+def _check_contract(project: Project) -> None:
+    """A project pays in one way: per approved item or per hour of active time."""
+    if project.contract == Project.Contract.HOURLY and project.price_per_item > 0:
+        raise ValidationError({"price_per_item": [
+            "An hourly project pays by the hour: price_per_item must be 0; set hourly_rate."]})
+    if project.contract == Project.Contract.PER_TASK and project.hourly_rate > 0:
+        raise ValidationError({"hourly_rate": [
+            "A per-task project pays per approved item: hourly_rate must be 0; set "
+            "price_per_item, or make the contract hourly."]})
+    if not 0 < project.weekly_cap_hours <= 168:
+        raise ValidationError({"weekly_cap_hours": [
+            "The weekly cap must be more than 0 and at most 168 hours."]})
 
 
 @transaction.atomic
@@ -66,9 +86,12 @@ def create_project(*, user, organization: Organization, name: str, domain: Domai
     values = {"overlap": 1, **options}
     values.setdefault("max_overlap", values["overlap"])
     _check_overlap(values)
-    return Project.objects.create(organization=organization, name=name, domain=domain,
-                                  preset=preset or "", fields=fields, questions=questions,
-                                  rubric=rubric, created_by=user, **values)
+    project = Project(organization=organization, name=name, domain=domain,
+                      preset=preset or "", fields=fields, questions=questions,
+                      rubric=rubric, created_by=user, **values)
+    _check_contract(project)
+    project.save(force_insert=True)
+    return project
 
 
 @transaction.atomic
@@ -98,6 +121,7 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
     before = copy.copy(project)
     for name, value in changes.items():
         setattr(project, name, value)
+    _check_contract(project)
     if project.status == Project.Status.ACTIVE and set(changes) & estimates.PAY_FIELDS:
         estimates.check_floor(project, before=before)
     project.save()
@@ -163,29 +187,22 @@ def _locked_assignment(assignment_id: int, user) -> Assignment:
         raise Assignment.DoesNotExist("No such assignment.") from exc
 
 
-def _require_live(assignment: Assignment, now) -> None:
-    if assignment.status != Assignment.Status.ASSIGNED:
-        raise Conflict(f"This assignment is already {assignment.status}.",
-                       code=f"already_{assignment.status}")
-    if assignment.expires_at <= now:
-        raise Conflict("This assignment expired; ask for the next one.", code="expired")
-
-
 # The submit path runs as plain SQL: it is the other half of every unit of work, and the ORM
 # spent longer composing these statements than the database spent running them.
 LOCK_ASSIGNMENT_SQL = """
 SELECT a.status, a.expires_at, a.leased_at, a.is_gold, a.item_id, a.project_id, i.data,
-       p.questions
+       p.questions, a.active_s, a.last_active_at, p.contract, p.weekly_cap_hours
 FROM tasks_assignment a
 JOIN tasks_item i ON i.id = a.item_id
 JOIN tasks_project p ON p.id = a.project_id
+JOIN accounts_expertprofile e ON e.user_id = a.expert_id
 WHERE a.id = %s AND a.expert_id = %s
 {lock}
 """
 
 
 SUBMITTED_SQL = ("UPDATE tasks_assignment SET status = 'submitted', submitted_at = %s, "
-                 "duration_s = %s WHERE id = %s")
+                 "duration_s = %s, active_s = %s, last_active_at = %s WHERE id = %s")
 ANNOTATION_COLUMNS = "assignment_id, item_id, project_id, expert_id, answer, created_at"
 COUNTED_SQL = ("UPDATE tasks_item SET annotated = annotated + 1 WHERE id = %s AND %s "
                "RETURNING annotated >= overlap")
@@ -201,13 +218,15 @@ SELECT annotation.id, COALESCE((SELECT * FROM counted), false) FROM annotation
 """
 
 
-def _record_answer(cursor, *, assignment_id: int, item_id: int, project_id: int,
-                   expert_id: int, answer: Any, counted: bool, now: datetime,
-                   duration_s: float) -> tuple[int, bool]:
+def _record_answer(cursor, *, assignment: Assignment, answer: Any, counted: bool,
+                   now: datetime) -> tuple[int, bool]:
     """Mark the locked assignment submitted, store the annotation and, unless it is gold,
     count it on its item; returns the annotation's id and whether the item now holds its
     overlap of answers."""
-    submitted = [now, duration_s, assignment_id]
+    assignment_id, item_id = assignment.pk, assignment.item_id
+    project_id, expert_id = assignment.project_id, assignment.expert_id
+    submitted = [now, assignment.duration_s, assignment.active_s, assignment.last_active_at,
+                 assignment_id]
     values = [item_id, project_id, expert_id, json.dumps(answer), now]
     if connection.vendor == "postgresql":
         cursor.execute(RECORD_ANSWER_SQL_POSTGRES,
@@ -227,35 +246,44 @@ def _record_answer(cursor, *, assignment_id: int, item_id: int, project_id: int,
 @transaction.atomic
 def submit(*, assignment_id: int, user, answer: Any,
            duration_s: float | None = None) -> Annotation:
-    """Record the expert's answer; the slot stays taken, now by the annotation."""
+    """Record the expert's answer; the slot stays taken, now by the annotation.
+
+    A lease the expert's heartbeats reached counts its last stretch of activity here, as a
+    heartbeat would, so that `annotation_submitted` receivers read its final active time.
+    The expert's profile is locked before the lease, in the order heartbeats take them.
+    """
     now = timezone.now()
-    lock = "FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    lock = "FOR UPDATE OF e, a" if connection.features.has_select_for_update_of else ""
     with statement_cursor() as cursor:
         cursor.execute(LOCK_ASSIGNMENT_SQL.format(lock=lock), [assignment_id, user.pk])
         row = cursor.fetchone()
         if row is None:
             raise Assignment.DoesNotExist("No such assignment.")
-        status, expires_at, leased_at, is_gold, item_id, project_id, data, questions = row
+        (status, expires_at, leased_at, is_gold, item_id, project_id, data, questions,
+         active_s, last_active_at, contract, weekly_cap_hours) = row
         expires_at, leased_at = aware(expires_at), aware(leased_at)
         assignment = Assignment(pk=assignment_id, status=status, expires_at=expires_at,
                                 leased_at=leased_at, is_gold=is_gold, item_id=item_id,
-                                project_id=project_id, expert=user)
-        _require_live(assignment, now)
+                                project_id=project_id, expert=user, active_s=active_s,
+                                last_active_at=last_active_at and aware(last_active_at))
+        require_live(assignment, now)
         errors = schema.validate_answer(json_value(questions), json_value(data), answer)
         if errors:
             raise ValidationError({"answer": [f"{name}: {message}" for name, messages in
                                               errors.items() for message in messages]})
-        if duration_s is None:
-            duration_s = (now - leased_at).total_seconds()
+        if assignment.last_active_at is not None:
+            project = Project(pk=project_id, contract=contract,
+                              weekly_cap_hours=weekly_cap_hours)
+            assignment.active_s += final_gap(assignment, project, now).counted_s
+            assignment.last_active_at = now
+        assignment.duration_s = ((now - leased_at).total_seconds() if duration_s is None
+                                 else duration_s)
         annotation = Annotation(assignment=assignment, item_id=item_id, project_id=project_id,
                                 expert=user, answer=answer, created_at=now)
-        annotation.pk, reached = _record_answer(
-            cursor, assignment_id=assignment_id, item_id=item_id, project_id=project_id,
-            expert_id=user.pk, answer=answer, counted=not is_gold, now=now,
-            duration_s=duration_s)
+        annotation.pk, reached = _record_answer(cursor, assignment=assignment, answer=answer,
+                                                counted=not is_gold, now=now)
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
-    assignment.duration_s = duration_s
     # Receivers may raise the item's overlap (dynamic overlap), so completion is read after.
     annotation_submitted.send(sender=Project, annotation=annotation, reached_overlap=reached)
     if reached:
@@ -314,25 +342,37 @@ def announce_completion(item: Item, project_done: bool) -> None:
             _set_status(project, Project.Status.COMPLETED)
 
 
+@retried_on_deadlock
 @transaction.atomic
 def skip(*, assignment_id: int, user, reason: str = "") -> Assignment:
+    """Hand the item back; the time worked on it until now counts, as a submission's does."""
     now = timezone.now()
+    lock_expert(user.pk)
     assignment = _locked_assignment(assignment_id, user)
-    _require_live(assignment, now)
+    require_live(assignment, now)
     assignment.skip_reason = reason
-    assignment.save(update_fields=["skip_reason"])
+    if assignment.last_active_at is not None:
+        assignment.active_s += final_gap(assignment, assignment.project, now).counted_s
+        assignment.last_active_at = now
+    assignment.save(update_fields=["skip_reason", "active_s", "last_active_at"])
     release([assignment], status=Assignment.Status.SKIPPED, now=now)
     return assignment
 
 
 @transaction.atomic
 def extend(*, assignment_id: int, user) -> Assignment:
-    """Give a working expert a fresh lease period, counted from now."""
+    """Give a working expert a fresh lease period, counted from now. A receiver may refuse
+    it (an hourly lease's longer window is not funded): then nothing changes."""
     now = timezone.now()
     assignment = _locked_assignment(assignment_id, user)
-    _require_live(assignment, now)
+    require_live(assignment, now)
     assignment.expires_at = now + timedelta(seconds=assignment.project.assignment_ttl_s)
-    assignment.save(update_fields=["expires_at"])
+    try:
+        with transaction.atomic():
+            assignment.save(update_fields=["expires_at"])
+            assignment_extended.send(sender=Project, assignment=assignment)
+    except LeaseRefused as refused:
+        raise Conflict(refused.reason, code="insufficient_funds") from refused
     return assignment
 
 
