@@ -38,7 +38,8 @@ CONFLICT = OpenApiResponse(description="The project's status does not allow this
                          responses={201: s.ProjectSerializer}),
     partial_update=extend_schema(
         description="Change settings. Once experts have started work, `fields`, `questions`, "
-                    "`domain`, `price_per_item` and `currency` are fixed."),
+                    "`domain`, `price_per_item`, `currency`, `contract` and `hourly_rate` are "
+                    "fixed."),
 )
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                      mixins.UpdateModelMixin, viewsets.GenericViewSet):

@@ -45,7 +45,21 @@ class ProjectSerializer(ModelSerializer):
                   '[{"name": "accuracy", "description": "...", "min": 1, "max": 5}]; '
                   "min and max default to 1 and 5. Empty: no rubric.")
     price_per_item = AmountField(min_value=0, max_digits=12, required=False,
-                                 help_text="Paid per approved task, in `currency`.")
+                                 help_text="Paid per approved task, in `currency`; 0 on an "
+                                           "hourly contract.")
+    hourly_rate = AmountField(min_value=0, max_digits=12, required=False,
+                              help_text="Hourly contracts: paid per hour of active time, in "
+                                        "`currency`; the expert receives it less the platform "
+                                        "fee. 0 on a per-task contract.")
+    weekly_cap_hours = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=Decimal("0.01"),
+        max_value=Decimal(168),
+        help_text="Hourly contracts: the most active hours one expert may log on the project "
+                  "in a week (Monday 00:00 UTC to Monday); more than 0, at most 168.")
+    estimated_seconds = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True,
+        help_text="Your estimate of an item's working time, shown to experts until enough "
+                  "approved work gives a measured one; null: no estimate.")
 
     class Meta:
         model = Project
@@ -54,8 +68,10 @@ class ProjectSerializer(ModelSerializer):
                   "review_rate", "min_degree", "min_trust", "assignment_ttl_s",
                   "auto_approve_after_s", "price_per_item", "currency", "visibility",
                   "require_qualification",
-                  "agreement_threshold", "rating_spread_threshold", "created_at", "updated_at"]
-        read_only_fields = ["id", "preset", "status", "created_at", "updated_at"]
+                  "agreement_threshold", "rating_spread_threshold", "contract", "hourly_rate",
+                  "weekly_cap_hours", "estimated_seconds", "gold_first", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "preset", "status", "gold_first", "created_at", "updated_at"]
         extra_kwargs = {
             "overlap": {"min_value": 1},
             "max_overlap": {"min_value": 1},
@@ -82,7 +98,7 @@ class ProjectCreateSerializer(ProjectSerializer):
                                                "override it.")
 
     class Meta(ProjectSerializer.Meta):
-        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "gold_first", "created_at", "updated_at"]
 
 
 class ItemSerializer(ModelSerializer):
@@ -132,12 +148,19 @@ class AssignmentSerializer(ModelSerializer):
                                    help_text="Your own answer, once submitted.")
     review_comment = serializers.SerializerMethodField(
         help_text="Why the work was rejected, in the reviewer's words; null otherwise.")
+    contract = serializers.ChoiceField(
+        source="project.contract", choices=Project.Contract.choices, read_only=True,
+        help_text="How the project pays: per approved task, or per hour of active time.")
+    active_s = serializers.IntegerField(
+        read_only=True,
+        help_text="Seconds of active time on this lease, counted from heartbeats: gaps "
+                  "between them longer than the idle threshold do not count.")
 
     class Meta:
         model = Assignment
         fields = ["id", "project", "project_name", "item", "questions", "instructions",
                   "status", "leased_at", "expires_at", "submitted_at", "duration_s",
-                  "skip_reason", "answer", "review_comment"]
+                  "skip_reason", "answer", "review_comment", "contract", "active_s"]
         read_only_fields = fields
 
     def to_representation(self, assignment) -> dict:
@@ -176,3 +199,19 @@ class SubmitSerializer(serializers.Serializer):
 class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="",
                                    max_length=2000)
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    active_s = serializers.IntegerField(help_text="The lease's active time now, in seconds.")
+    counted_s = serializers.IntegerField(
+        help_text="Seconds this heartbeat added: the time since your previous activity on any "
+                  "lease, 0 after an idle gap or at the weekly cap.")
+    week_logged_s = serializers.IntegerField(
+        help_text="Your active seconds on the project in the lease's week (from Monday 00:00 "
+                  "UTC).")
+    cap_left_s = serializers.IntegerField(
+        allow_null=True,
+        help_text="Hourly contracts: seconds you may still log on the project that week; "
+                  "null on per-task projects.")
+    cap_reached = serializers.BooleanField(
+        help_text="The weekly cap is reached: further time on the project counts next week.")

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from .. import services
+from ..activity import record_heartbeat
 from ..models import Assignment
 from ..routing import next_assignment
 from . import serializers as s
@@ -94,13 +95,26 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                       reason=serializer.validated_data["reason"])
         return self._answer(assignment.pk)
 
-    @extend_schema(request=None, responses={200: s.AssignmentSerializer, 409: NOT_LIVE})
+    @extend_schema(request=None, responses={
+        200: s.AssignmentSerializer,
+        409: OpenApiResponse(description="The assignment is no longer live, or its project "
+                                         "cannot fund the longer lease "
+                                         "(`insufficient_funds`).")})
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
         """Restart the lease period from now, for an item that takes longer."""
         assignment = self.get_object()
         services.extend(assignment_id=assignment.pk, user=request.user)
         return self._answer(assignment.pk)
+
+    @extend_schema(request=None, responses={200: s.HeartbeatSerializer, 409: NOT_LIVE})
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def heartbeat(self, request, pk=None):
+        """Say you are working on this item: the time since your previous activity counts as
+        active time when it is at most the idle threshold. Send one about every
+        HEARTBEAT_INTERVAL_S seconds while working; hourly contracts pay this time."""
+        beat = record_heartbeat(assignment_id=int(pk), user=request.user)
+        return Response(s.HeartbeatSerializer(beat).data)
 
 
 router = SimpleRouter()
