@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 SCHEDULES = [
     # (function, minutes between runs)
     ("marketplace.jobs.process_payouts", 5),
+    ("marketplace.hourly.pay_weekly", 60),
 ]
 
 

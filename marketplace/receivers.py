@@ -4,8 +4,11 @@ it does, and a refusal rolls that change back."""
 
 from django.dispatch import receiver
 
+from tasks.models import Assignment, Project
 from tasks.signals import (
+    annotation_submitted,
     assignment_approved,
+    assignment_extended,
     assignment_leased,
     assignment_pay_requested,
     assignments_released,
@@ -13,7 +16,7 @@ from tasks.signals import (
     rejection_appealed,
 )
 
-from . import appeals, services, statements
+from . import appeals, hourly, services, statements
 
 
 @receiver(assignment_leased, dispatch_uid="marketplace.reserve_for_lease")
@@ -54,3 +57,54 @@ def hold_for_appeal(sender, assignment, appeal_id, **kwargs) -> None:
 def release_appeal_hold(sender, assignment, appeal_id, **kwargs) -> None:
     """A denied appeal gives its hold back to the organization's available funds."""
     appeals.release_appeal_hold(assignment, appeal_id)
+
+
+# Hourly contracts: leases cost nothing per item (price 0), so the receivers above skip them.
+
+def _hourly_project(project_id: int) -> Project | None:
+    return Project.objects.filter(pk=project_id, contract=Project.Contract.HOURLY).first()
+
+
+@receiver(assignment_leased, dispatch_uid="marketplace.reserve_for_hourly_lease")
+def reserve_for_hourly_lease(sender, assignment, **kwargs) -> None:
+    """Raises LeaseRefused when the organization cannot cover the time the lease may log."""
+    if hourly.is_hourly(assignment.project):
+        hourly.reserve_for_lease(assignment)
+
+
+@receiver(assignment_extended, dispatch_uid="marketplace.reserve_for_hourly_extension")
+def reserve_for_hourly_extension(sender, assignment, **kwargs) -> None:
+    """Raises LeaseRefused when the organization cannot cover the longer window: the
+    extension is refused."""
+    if hourly.is_hourly(assignment.project):
+        hourly.reserve_for_extension(assignment)
+
+
+@receiver(annotation_submitted, dispatch_uid="marketplace.release_unlogged_time")
+def release_unlogged_time(sender, annotation, **kwargs) -> None:
+    """The lease's active time is final: the hold beyond its cost goes back. One query on
+    every submission, which finds nothing for per-task work."""
+    assignment = (Assignment.objects.select_related("project")
+                  .filter(pk=annotation.assignment_id,
+                          project__contract=Project.Contract.HOURLY).first())
+    if assignment is not None:
+        hourly.release_unlogged(assignment, assignment.project)
+
+
+@receiver(assignments_released, dispatch_uid="marketplace.accrue_released_time")
+def accrue_released_time(sender, assignments, status, **kwargs) -> None:
+    """Rejected, skipped and expired hourly leases book the time they logged: rejected time
+    is paid unless an operator withholds it."""
+    unpriced = [assignment.pk for assignment in assignments if assignment.price <= 0]
+    project = unpriced and _hourly_project(assignments[0].project_id)
+    if project:
+        hourly.accrue(Assignment.objects.filter(pk__in=unpriced).order_by("pk"), project)
+
+
+@receiver(assignment_approved, dispatch_uid="marketplace.accrue_approved_time")
+def accrue_approved_time(sender, assignment, **kwargs) -> None:
+    """Approved hourly work books its time; a rejection overturned later was booked at the
+    rejection, and books nothing more."""
+    project = assignment.price <= 0 and _hourly_project(assignment.project_id)
+    if project:
+        hourly.accrue([assignment], project)

@@ -9,6 +9,7 @@ import pytest
 from marketplace import ledger, services
 from marketplace.models import Account
 from tasks import services as task_services
+from tasks.models import Project
 from tasks.routing import next_assignment
 from tests import factories
 
@@ -30,6 +31,17 @@ def deposit(organization, amount, *, currency="USD", reference=None, staff=None)
 def paid_project(owner, *, price="4.00", items=3, **options):
     return factories.project(owner, items=items, price_per_item=Decimal(price),
                              currency="USD", **options)
+
+
+def hourly_project(owner, *, rate="36.00", cap_hours="40", items=3, **options):
+    """An active hourly project; at the default rate a second of active time costs a cent."""
+    created = factories.project(owner, items=items, activate=False, currency="USD", **options)
+    Project.objects.filter(pk=created.pk).update(
+        contract=Project.Contract.HOURLY, hourly_rate=Decimal(rate),
+        weekly_cap_hours=Decimal(cap_hours))
+    task_services.transition_project(user=owner, project=created, action="activate")
+    created.refresh_from_db()
+    return created
 
 
 def lease(expert, project=None, seed=0):
@@ -58,6 +70,10 @@ def reserved(organization, currency="USD") -> Decimal:
 
 def earned(expert, currency="USD") -> Decimal:
     return balance(Account.Kind.EXPERT, currency, expert_id=expert.pk)
+
+
+def payable(organization, currency="USD") -> Decimal:
+    return balance(Account.Kind.PAYABLE, currency, organization_id=organization.pk)
 
 
 def fees(currency="USD") -> Decimal:
