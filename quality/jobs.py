@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from tasks.models import Project, ProjectExpert
 
-from . import qualifications, rules
+from . import appeals, qualifications, rules
 from .metrics import experts_on
 from .models import QualityRule
 
@@ -13,6 +13,7 @@ SCHEDULES = [
     # (function, minutes between runs)
     ("quality.jobs.evaluate_rules", 15),
     ("quality.jobs.expire_attempts", 5),
+    ("quality.jobs.decide_lapsed_appeals", 15),
 ]
 
 
@@ -42,6 +43,11 @@ def evaluate_rules() -> int:
 def expire_attempts() -> int:
     """Mark qualification attempts whose time ran out as expired."""
     return qualifications.expire_attempts()
+
+
+def decide_lapsed_appeals() -> int:
+    """Uphold the appeals nobody decided by their deadline (quality.appeals)."""
+    return appeals.decide_lapsed_appeals()
 
 
 
