@@ -266,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "ReportStatusEnum": "quality.models.AgreementReport.Status",
         "PayoutStatusEnum": "marketplace.models.Payout.Status",
         "DecisionEnum": "marketplace.models.Decision",
+        "AppealStatusEnum": "quality.models.Appeal.Status",
     },
 }
 

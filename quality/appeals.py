@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.access import ROLES_FOR, Action, require
@@ -283,6 +283,18 @@ def decide_lapsed_appeals(now: datetime | None = None) -> int:
 
 
 # Reading --------------------------------------------------------------------------------------
+
+def in_queue_order(queryset: QuerySet[Appeal], *, user=None) -> QuerySet[Appeal]:
+    """Pending appeals first (with ``user``, those assigned to them first), soonest due
+    first; then decided ones, newest decision first."""
+    waiting = Q(status=Appeal.Status.PENDING)
+    pending = Case(When(waiting, then=Value(0)), default=Value(1))
+    mine = (Case(When(waiting & Q(assignee_id=user.pk), then=Value(0)), default=Value(1))
+            if user is not None else Value(1))
+    due = Case(When(waiting, then=F("due_at")))
+    return queryset.order_by(pending, mine, due.asc(nulls_last=True),
+                             F("decided_at").desc(nulls_last=True), "-id")
+
 
 def decider_role(appeal: Appeal) -> str:
     """Who decided, as the expert may know them: the role in the organization, a platform

@@ -1,6 +1,8 @@
-from . import reports, work
+from . import appeals, calibration, reports, work
 
 urlpatterns = [
     *work.urlpatterns,
     *reports.urlpatterns,
+    *appeals.urlpatterns,
+    *calibration.urlpatterns,
 ]

@@ -27,55 +27,47 @@ from tests.marketplace.conftest import (
     fees,
     reserved,
 )
+from tests.quality.appeal_setup import (
+    Appeals,
+    appeal_of,
+    organization_with_leads,
+    rejected,
+    removal,
+    work,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def organization(customer):
-    return factories.organization_of(customer)
+def setting(customer) -> Appeals:
+    return organization_with_leads(customer)
 
 
 @pytest.fixture
-def qa_lead(organization):
-    return factories.member(organization, role=Membership.Role.QA_LEAD)
+def organization(setting):
+    return setting.organization
 
 
 @pytest.fixture
-def second_lead(organization, qa_lead):
-    return factories.member(organization, role=Membership.Role.QA_LEAD)
+def qa_lead(setting):
+    return setting.qa_lead
 
 
 @pytest.fixture
-def project(customer, organization):
-    factories.fund(organization, "40.00")
-    return factories.project(customer, items=4, price_per_item=Decimal("4.00"),
-                             currency="USD")
+def second_lead(setting):
+    return setting.second_lead
 
 
-def work(project, expert):
-    assignment = next_assignment(expert, project, rng=random.Random(1)).assignment
-    return task_services.submit(assignment_id=assignment.pk, user=expert,
-                                answer={"better": "A"})
+@pytest.fixture
+def project(setting):
+    return setting.project
 
 
-def rejected(project, expert, reviewer):
-    annotation = work(project, expert)
-    reviews.review_annotation(annotation_id=annotation.pk, reviewer=reviewer, verdict="reject",
-                              comment="Wrong side.")
-    return annotation
-
-
-def appeal_of(annotation, reason="Side A cites the guideline."):
-    return appeals.file_appeal(expert=annotation.expert, reason=reason,
-                               annotation_id=annotation.pk)
-
-
-def removal(project, expert):
-    """A removal rule's action on the expert, voiding their submitted work."""
-    QualityRule.objects.create(project=project, metric="skip_rate", comparator="gte",
-                               value="0", action="remove", min_evidence=1)
-    return evaluate_rules(project, expert.pk)[0]
+@pytest.fixture
+def short(db) -> Appeals:
+    """An organization whose funds cover one task at a time."""
+    return organization_with_leads(factories.customer(), funds="4.00", items=2)
 
 
 class TestFiling:
@@ -141,13 +133,9 @@ class TestFiling:
         appeal = appeal_of(rejected(project, expert, owner))
         assert appeal.assignee is None and appeal.first_decided_by == owner
 
-    def test_short_funds_hold_nothing_and_the_appeal_stands(self, customer, expert, qa_lead):
-        organization = factories.organization_of(customer)
-        factories.fund(organization, "4.00")
-        project = factories.project(customer, items=2, price_per_item=Decimal("4.00"),
-                                    currency="USD")
-        annotation = rejected(project, expert, qa_lead)
-        next_assignment(factories.expert(), project, rng=random.Random(1))  # takes the 4.00
+    def test_short_funds_hold_nothing_and_the_appeal_stands(self, short, expert):
+        annotation = rejected(short.project, expert, short.qa_lead)
+        next_assignment(factories.expert(), short.project, rng=random.Random(1))  # takes 4.00
         appeal = appeal_of(annotation)
         assert appeal.status == "pending"
         assert not Transaction.objects.filter(idempotency_key=f"appeal:{appeal.pk}:hold").exists()
@@ -229,18 +217,14 @@ class TestDeciding:
         assert appeals.decide_appeal(appeal_id=appeal.pk, by=owner, upheld=False,
                                      reason="Still B.").status == "denied"
 
-    def test_upheld_with_short_funds_stays_pending(self, customer, organization, expert,
-                                                   qa_lead, second_lead):
-        factories.fund(organization, "4.00")
-        project = factories.project(customer, items=2, price_per_item=Decimal("4.00"),
-                                    currency="USD")
-        annotation = rejected(project, expert, qa_lead)
-        next_assignment(factories.expert(), project, rng=random.Random(1))
+    def test_upheld_with_short_funds_stays_pending(self, short, expert):
+        annotation = rejected(short.project, expert, short.qa_lead)
+        next_assignment(factories.expert(), short.project, rng=random.Random(1))
         appeal = appeal_of(annotation)
-        with pytest.raises(Conflict) as short:
-            appeals.decide_appeal(appeal_id=appeal.pk, by=second_lead, upheld=True,
+        with pytest.raises(Conflict) as refused:
+            appeals.decide_appeal(appeal_id=appeal.pk, by=short.second_lead, upheld=True,
                                   reason="A is right.")
-        assert short.value.code == "insufficient_funds"
+        assert refused.value.code == "insufficient_funds"
         assert Appeal.objects.get(pk=appeal.pk).status == "pending"
         assert Assignment.objects.get(pk=annotation.assignment_id).status == "rejected"
 
@@ -330,13 +314,10 @@ class TestLapse:
         assert Appeal.objects.get(pk=waiting.pk).status == "pending"
         assert ("quality.jobs.decide_lapsed_appeals", 15) in jobs.SCHEDULES
 
-    def test_short_funds_leave_it_for_the_next_run(self, customer, organization, expert,
-                                                   qa_lead, second_lead):
-        factories.fund(organization, "4.00")
-        project = factories.project(customer, items=2, price_per_item=Decimal("4.00"),
-                                    currency="USD")
-        annotation = rejected(project, expert, qa_lead)
-        other = next_assignment(factories.expert(), project, rng=random.Random(1)).assignment
+    def test_short_funds_leave_it_for_the_next_run(self, short, expert):
+        annotation = rejected(short.project, expert, short.qa_lead)
+        other = next_assignment(factories.expert(), short.project,
+                                rng=random.Random(1)).assignment
         appeal = appeal_of(annotation)
         Appeal.objects.filter(pk=appeal.pk).update(due_at=timezone.now() - timedelta(minutes=1))
         assert appeals.decide_lapsed_appeals() == 0
