@@ -4,16 +4,27 @@ organization (404), operators; and money as string decimals everywhere."""
 import csv
 import io
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Membership
-from marketplace import services
+from marketplace import hourly, services
 from tasks import services as task_services
+from tasks.activity import week_start
+from tasks.models import Assignment
 from tests import factories
 from tests.conftest import client_for
-from tests.marketplace.conftest import deposit, lease, paid_project, submit
+from tests.marketplace.conftest import (
+    assert_books_balance,
+    deposit,
+    hourly_project,
+    lease,
+    paid_project,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +54,32 @@ def worked(customer, organization):
     task_services.reject_assignment(submit(lease(expert, project, 1).assignment))
     lease(expert, project, 2)
     return project, expert
+
+
+def timed(assignment, *, active_s: int = 0, duration_s: float | None = None):
+    """Answer a lease after `active_s` seconds of tracked activity (as heartbeats leave it)
+    or, without any, in `duration_s` seconds from lease to answer."""
+    Assignment.objects.filter(pk=assignment.pk).update(active_s=active_s)
+    task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
+                         answer={"better": "A"}, duration_s=duration_s)
+    assignment.refresh_from_db()
+    return assignment
+
+
+def hourly_worked(customer, organization, expert=None):
+    """An hourly project at 36.00/h (a cent a second): 30 minutes of approved time and 15 of
+    rejected time, decided and payable; the expert's third lease still open."""
+    deposit(organization, "100.00")
+    project = hourly_project(customer)
+    expert = expert or factories.expert()
+    task_services.approve_assignment(timed(lease(expert, project, 0).assignment,
+                                           active_s=1800))
+    task_services.reject_assignment(timed(lease(expert, project, 1).assignment, active_s=900))
+    return project, expert
+
+
+def next_week():
+    return timezone.now() + timedelta(days=7)
 
 
 class TestDeposits:
@@ -126,6 +163,53 @@ class TestBalanceAndStatement:
         rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
         assert [row["kind"] for row in rows] == kinds
         assert rows[3]["fee"] == "0.80"
+
+    def test_hourly_time_is_payable_then_spent_with_its_hours(self, customer, organization,
+                                                              staff):
+        project, _ = hourly_worked(customer, organization)
+        client = client_for(customer)
+        url = f"/api/v1/orgs/{organization.pk}/balance/"
+
+        def figures():
+            data = client.get(url).json()
+            [row] = data["by_project"]
+            parts = [Decimal(data[key]) for key in ["available", "reserved", "payable",
+                                                    "spent"]]
+            assert sum(parts) == Decimal(data["deposits"]) - Decimal(data["refunds"])
+            return ({key: data[key] for key in ["available", "reserved", "payable", "spent"]},
+                    {key: row[key] for key in ["contract", "hours", "payable", "spent"]})
+
+        held = str(hourly.cost(project.hourly_rate, project.assignment_ttl_s))
+        lease(factories.expert(), project)
+        assert figures() == (
+            {"available": str(Decimal("73.00") - Decimal(held)), "reserved": held,
+             "payable": "27.00", "spent": "0.00"},
+            {"contract": "hourly", "hours": "0.75", "payable": "27.00", "spent": "0.00"})
+        rejected = Assignment.objects.get(project=project, status="rejected")
+        hourly.withhold_time(assignment=rejected, reason="Idle tabs.", by=staff)
+        hourly.pay_weekly(next_week())
+        assert figures() == (
+            {"available": str(Decimal("82.00") - Decimal(held)), "reserved": held,
+             "payable": "0.00", "spent": "18.00"},
+            {"contract": "hourly", "hours": "0.50", "payable": "0.00", "spent": "18.00"})
+        assert_books_balance()
+
+        lines = client.get(f"/api/v1/orgs/{organization.pk}/statement/").json()["results"]
+        hourly_lines = [(line["kind"], line["hours"], line["payable"], line["available"])
+                        for line in lines if line["hours"] is not None]
+        assert hourly_lines == [("hourly_payment", "0.50", "-18.00", "0.00"),
+                                ("time_withheld", "0.25", "-9.00", "9.00"),
+                                ("time_accrued", "0.25", "9.00", "0.00"),
+                                ("time_accrued", "0.50", "18.00", "0.00")]
+        assert {line["hours"] for line in lines if line["kind"] in (
+            "reservation", "release", "deposit")} == {None}
+        payment = lines[[line["kind"] for line in lines].index("hourly_payment")]
+        assert payment["memo"].endswith(": 0.50 h at 36.00/h")
+        assert (payment["to_expert"], payment["fee"]) == ("14.40", "3.60")
+        response = client.get(f"/api/v1/orgs/{organization.pk}/statement/?format=csv")
+        rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert [(row["kind"], row["hours"]) for row in rows if row["hours"]] == [
+            (kind, hours) for kind, hours, _, _ in hourly_lines]
 
     def test_an_unknown_currency_code_is_a_400(self, customer, organization):
         response = client_for(customer).get(
@@ -223,6 +307,69 @@ class TestEarnings:
         response = client.get("/api/v1/me/earnings/?format=csv")
         rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
         assert [(row["kind"], row["amount"]) for row in rows] == [("approval", "3.20")]
+
+    def test_hours_and_effective_rates_per_project_and_in_total(self, customer,
+                                                                organization):
+        """Per task: 4.00 a task after the fee, one answered 30 minutes after its lease (no
+        heartbeats), one with 10 minutes of tracked time: 8.00 over 40 minutes, 12.00/h.
+        Hourly: nothing until the weekly payment, then 21.60 for 45 minutes, 28.80/h."""
+        deposit(organization, "10.00")
+        per_task = paid_project(customer, price="5.00")
+        expert = factories.expert()
+        task_services.approve_assignment(timed(lease(expert, per_task, 0).assignment,
+                                               duration_s=1800))
+        task_services.approve_assignment(timed(lease(expert, per_task, 1).assignment,
+                                               active_s=600, duration_s=5000))
+        hourly_project_, _ = hourly_worked(customer, organization, expert)
+        client = client_for(expert)
+        data = client.get("/api/v1/me/earnings/").json()
+        assert [(row["project"], row["contract"], row["approved_tasks"], row["hours"],
+                 row["earned"], row["effective_hourly_rate"]) for row in data["per_project"]
+                ] == [(per_task.pk, "per_task", 2, "0.67", "8.00", "12.00"),
+                      (hourly_project_.pk, "hourly", 1, "0.75", "0.00", "0.00")]
+        assert (data["hours"], data["effective_hourly_rate"]) == ("1.42", "5.65")
+        assert [(row["hours"], row["amount"], row["expert_receives"], row["status"])
+                for row in data["pending"]] == [("0.50", "18.00", "14.40", "payable"),
+                                                ("0.25", "9.00", "7.20", "payable")]
+        assert data["weekly_payments"] == [] and data["withheld"] == []
+
+        assert hourly.pay_weekly(next_week()) == 1
+        data = client.get("/api/v1/me/earnings/").json()
+        assert [(row["hours"], row["earned"], row["effective_hourly_rate"])
+                for row in data["per_project"]] == [("0.67", "8.00", "12.00"),
+                                                    ("0.75", "21.60", "28.80")]
+        assert (data["hours"], data["effective_hourly_rate"]) == ("1.42", "20.89")
+        [payment] = data["weekly_payments"]
+        assert {key: payment[key] for key in ["project", "hours", "rate", "amount", "fee",
+                                              "net", "currency"]} == {
+            "project": hourly_project_.pk, "hours": "0.75", "rate": "36.00",
+            "amount": "27.00", "fee": "5.40", "net": "21.60", "currency": "USD"}
+        leased_at = hourly_project_.assignments.first().leased_at
+        assert payment["week"] == week_start(leased_at).date().isoformat()
+        assert data["pending"] == []
+        [line] = [entry for entry in data["entries"] if entry["kind"] == "hourly_payment"]
+        assert (line["memo"], line["amount"]) == (
+            f"Week of {payment['week']}: 0.75 h at 36.00/h", "21.60")
+        assert floats_in(data) == []
+
+    def test_withheld_time_shows_its_reason_and_is_not_paid(self, customer, organization,
+                                                            staff):
+        project, expert = hourly_worked(customer, organization)
+        rejected = Assignment.objects.get(project=project, status="rejected")
+        hourly.withhold_time(assignment=rejected, reason="The answers were pasted from a "
+                                                        "chatbot.", by=staff)
+        hourly.pay_weekly(next_week())
+        data = client_for(expert).get("/api/v1/me/earnings/").json()
+        [withheld] = data["withheld"]
+        assert (withheld["assignment"], withheld["hours"], withheld["status"],
+                withheld["withheld_reason"]) == (
+            rejected.pk, "0.25", "withheld", "The answers were pasted from a chatbot.")
+        assert "withheld_by" not in withheld
+        [row] = data["per_project"]
+        assert (row["hours"], row["earned"], row["effective_hourly_rate"]) == (
+            "0.75", "14.40", "19.20")
+        assert client_for(factories.expert()).get("/api/v1/me/earnings/").json()[
+            "withheld"] == []
 
     def test_customers_have_no_earnings(self, customer, api):
         assert api.get("/api/v1/me/earnings/").status_code == 401
