@@ -24,6 +24,7 @@ from ..models import Account
 
 LINES_PER_PAGE = 50
 REJECTED_SHOWN = 20
+HOURLY_SHOWN = 20
 
 
 class PayoutForm(forms.Form):
@@ -73,11 +74,22 @@ def earnings(request: HttpRequest) -> HttpResponse:
     lines = Paginator(summary["entries"], LINES_PER_PAGE).get_page(request.GET.get("page"))
     rejected = [{"assignment": assignment, "would_have_paid": after_fee(assignment.price)}
                 for assignment in summary["rejected"][:REJECTED_SHOWN]]
+    hours = statements.hours
+    pending = [{"entry": entry, "hours": hours(entry.seconds),
+                "expert_receives": after_fee(entry.amount)}
+               for entry in summary["pending"][:HOURLY_SHOWN]]
+    weekly_payments = [{"payment": payment, "hours": hours(payment.seconds)}
+                       for payment in summary["weekly_payments"][:HOURLY_SHOWN]]
+    withheld = [{"entry": entry, "hours": hours(entry.seconds)}
+                for entry in summary["withheld"][:HOURLY_SHOWN]]
     return render(request, "marketplace/web/earnings.html", {
         "summary": summary,
         "form": form,
         "page_obj": lines,
         "rejected": rejected,
+        "pending": pending,
+        "weekly_payments": weekly_payments,
+        "withheld": withheld,
         "minimum": settings.PAYOUT_MINIMUM,
         "currencies": sorted(set(Account.objects.filter(expert=request.user)
                                  .values_list("currency", flat=True))),
@@ -102,5 +114,6 @@ urlpatterns = [
 ]
 menu = [
     MenuEntry("Earnings", "workspace:earnings", Audience.EXPERT,
-              "Your balance, every line of your statement, and payouts.", order=50),
+              "Your balance, hours and hourly rate, every line of your statement, and "
+              "payouts.", order=50),
 ]

@@ -104,6 +104,8 @@ def funding(request: HttpRequest, organization_id: int) -> HttpResponse:
                 return redirect("workspace:funding", organization_id=organization.pk)
     lines = Paginator(statements.statement(organization, currency),
                       LINES_PER_PAGE).get_page(request.GET.get("page"))
+    for line in lines:
+        line.hours = None if line.seconds is None else statements.hours(line.seconds)
     return render(request, "marketplace/web/funding.html", {
         "organization": organization, "currency": currency, "currencies": currencies,
         "balance": statements.organization_balance(organization, currency),
@@ -182,7 +184,8 @@ urlpatterns = [
 ]
 menu = [
     MenuEntry("Funding", "workspace:funding-home", Audience.CUSTOMER,
-              "Your organization's balance and statement, and how to add funds.", 30),
+              "Your organization's balance and statement, hourly time included, and how to "
+              "add funds.", 30),
     MenuEntry("Applications", "workspace:applications-home", Audience.CUSTOMER,
               "Experts who applied to your projects, and the experts you invited.", 40),
 ]

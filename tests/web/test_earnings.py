@@ -138,7 +138,7 @@ def test_the_query_count_does_not_grow_with_lines(earner, customer,
     client = signed_in(earner)
     for amount in ("1.00", "1.50", "2.00"):
         client.post("/workspace/earnings/", {**payout_form(client), "amount": amount})
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(20):
         response = client.get("/workspace/earnings/")
     assert len(response.context["page_obj"]) == 6
     assert len(response.context["summary"]["payouts"]) == 3
