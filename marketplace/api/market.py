@@ -17,6 +17,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.access import Action, require, require_expert
 from accounts.models import ExpertProfile
+from tasks.estimates import estimates_of
 from tasks.models import Project
 
 from .. import discovery, services
@@ -73,6 +74,12 @@ class ListedProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return Project.objects.none()
         require_expert(self.request.user, message=NOT_AN_EXPERT)
         return discovery.listed_projects(self.request.user.expert_profile)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        context = {**self.get_serializer_context(), "estimates": estimates_of(page)}
+        return self.get_paginated_response(
+            s.ListedProjectSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=s.ApplyRequestSerializer,
                    responses={201: s.MyApplicationSerializer,

@@ -10,7 +10,8 @@ from accounts.languages import normalize_language
 from accounts.models import Degree, ExpertProfile
 from config.ids import ModelSerializer, WholeNumberField, parse_id
 from config.money import AmountField, after_fee
-from tasks.models import Assignment
+from tasks import estimates
+from tasks.models import Assignment, Project
 
 from .. import discovery, pseudonyms, statements
 from ..models import (
@@ -412,9 +413,30 @@ class ProjectSummarySerializer(serializers.Serializer):
 
 
 class ListedProjectSerializer(ProjectSummarySerializer):
+    """A listed project with its time per item and what that pays per hour; the listing
+    passes every row's estimate in the context (``estimates``, from one query)."""
+
     access = serializers.SerializerMethodField(
         help_text="`allowed`: you are on the project; `invited`: accept the invitation; "
                   "`applied`: waiting for the customer; `open`: pull work or apply.")
+    contract = serializers.ChoiceField(
+        choices=Project.Contract.choices,
+        help_text="`per_task`: paid per approved task; `hourly`: paid per hour of tracked "
+                  "active time, weekly.")
+    hourly_rate_after_fee = serializers.SerializerMethodField(
+        help_text="Hourly contracts: what an hour of active time pays you after the platform "
+                  "fee; null on per-task projects.")
+    estimated_seconds = serializers.SerializerMethodField(
+        help_text="About how long an item takes: the median active time of approved answers "
+                  "once there are enough, the customer's estimate until then; null when "
+                  "neither is known.")
+    estimate_source = serializers.SerializerMethodField(
+        help_text="`measured` (approved answers' median), `customer` (the customer's "
+                  "estimate) or null.")
+    implied_hourly_rate = serializers.SerializerMethodField(
+        help_text="What an hour of this work pays you after the platform fee: the hourly rate "
+                  "on hourly contracts, the price per task over the estimated time on per-task "
+                  "ones; null while there is no estimate.")
 
     def get_access(self, obj) -> str:
         if obj.is_allowed:
@@ -422,6 +444,29 @@ class ListedProjectSerializer(ProjectSummarySerializer):
         if obj.is_invited:
             return "invited"
         return "applied" if obj.has_applied else "open"
+
+    def _estimate(self, obj) -> estimates.Estimate:
+        found = self.context.get("estimates", {}).get(obj.pk)
+        return found if found is not None else estimates.estimate_of(obj)
+
+    @extend_schema_field(AmountField(read_only=True, allow_null=True))
+    def get_hourly_rate_after_fee(self, obj) -> str | None:
+        if obj.contract != Project.Contract.HOURLY:
+            return None
+        return str(after_fee(obj.hourly_rate))
+
+    def get_estimated_seconds(self, obj) -> int | None:
+        return self._estimate(obj).seconds
+
+    @extend_schema_field(serializers.ChoiceField(
+        choices=[estimates.MEASURED, estimates.CUSTOMER], allow_null=True))
+    def get_estimate_source(self, obj) -> str | None:
+        return self._estimate(obj).source
+
+    @extend_schema_field(AmountField(read_only=True, allow_null=True))
+    def get_implied_hourly_rate(self, obj) -> str | None:
+        rate = estimates.implied_hourly_rate(obj, self._estimate(obj))
+        return None if rate is None else str(rate)
 
 
 class InvitationRequestSerializer(serializers.Serializer):

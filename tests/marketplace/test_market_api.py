@@ -8,14 +8,16 @@ import pytest
 
 from accounts.models import Credential, Expertise, ExpertProfile, Membership
 from marketplace import pseudonyms
-from tasks.models import ProjectExpert
+from tasks.models import Assignment, Project, ProjectExpert
 from tests import factories
 from tests.conftest import client_for
-from tests.marketplace.conftest import deposit, lease, paid_project
+from tests.marketplace.conftest import deposit, hourly_project, lease, paid_project
 
 pytestmark = pytest.mark.django_db
 DIRECTORY = "/api/v1/experts/"
 LISTED = "/api/v1/marketplace/projects/"
+PAY_FIELDS = ("contract", "hourly_rate_after_fee", "estimated_seconds", "estimate_source",
+              "implied_hourly_rate")
 
 
 @pytest.fixture
@@ -196,3 +198,49 @@ class TestApplications:
         project = paid_project(customer)
         url = f"/api/v1/projects/{project.pk}/applications/"
         assert client_for(other_customer).get(url).status_code == 404
+
+
+class TestListedPay:
+    """What a listed project's time per item pays: the estimate and the implied hourly rate."""
+
+    def test_per_task_with_the_customer_estimate(self, customer):
+        project = paid_project(customer, price="3.00")
+        Project.objects.filter(pk=project.pk).update(estimated_seconds=240)
+        [listed] = client_for(factories.expert()).get(LISTED).json()["results"]
+        assert {name: listed[name] for name in PAY_FIELDS} == {
+            "contract": "per_task", "hourly_rate_after_fee": None, "estimated_seconds": 240,
+            "estimate_source": "customer", "implied_hourly_rate": "36.00"}
+
+    def test_per_task_without_an_estimate(self, customer):
+        paid_project(customer)
+        [listed] = client_for(factories.expert()).get(LISTED).json()["results"]
+        assert {name: listed[name] for name in PAY_FIELDS} == {
+            "contract": "per_task", "hourly_rate_after_fee": None, "estimated_seconds": None,
+            "estimate_source": None, "implied_hourly_rate": None}
+
+    def test_hourly_pays_its_rate_after_the_fee(self, customer):
+        hourly_project(customer, rate="50.00")
+        client = client_for(factories.expert())
+        [listed] = client.get(LISTED).json()["results"]
+        assert {name: listed[name] for name in PAY_FIELDS} == {
+            "contract": "hourly", "hourly_rate_after_fee": "40.00", "estimated_seconds": None,
+            "estimate_source": None, "implied_hourly_rate": "40.00"}
+        assert client.get(f"{LISTED}{listed['id']}/").json()["implied_hourly_rate"] == "40.00"
+
+    def test_measured_time_replaces_the_estimate_for_the_whole_page_at_once(
+            self, customer, settings, django_assert_max_num_queries):
+        settings.ESTIMATE_MIN_APPROVED = 2
+        measured = paid_project(customer, price="1.00")
+        Project.objects.filter(pk=measured.pk).update(estimated_seconds=600)
+        for item, seconds in zip(measured.items.order_by("pk"), (30, 50), strict=False):
+            answer = factories.recorded_answer(measured, item, factories.expert(),
+                                               {"better": "A"})
+            Assignment.objects.filter(pk=answer.assignment_id).update(duration_s=seconds)
+        for _ in range(3):
+            paid_project(customer)
+        client = client_for(factories.expert())
+        client.get(LISTED)
+        with django_assert_max_num_queries(6):
+            listed = {row["id"]: row for row in client.get(LISTED).json()["results"]}
+        assert (listed[measured.pk]["estimated_seconds"], listed[measured.pk]["estimate_source"],
+                listed[measured.pk]["implied_hourly_rate"]) == (40, "measured", "72.00")
