@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from config.money import after_fee
 from config.workspace import Audience, MenuEntry, page, perform, render
+from tasks.estimates import Estimate, estimates_of, pay_line
 from tasks.models import Project
 
 from .. import discovery, services
@@ -38,20 +39,23 @@ def preview(text: str) -> str:
     return text[:PREVIEW_CHARACTERS - 1].rsplit(" ", 1)[0] + "…"
 
 
-def card(project: Project) -> dict:
-    """What an expert weighs before working on a project."""
+def card(project: Project, estimate: Estimate) -> dict:
+    """What an expert weighs before working on a project, its time and hourly pay with it."""
     access = ("allowed" if project.is_allowed else "invited" if project.is_invited
               else "applied" if project.has_applied else "open")
     kinds = sorted({question["kind"].replace("_", " ") for question in project.questions})
     return {"project": project, "access": access, "kinds": kinds,
             "earns": after_fee(project.price_per_item), "preview": preview(project.instructions),
-            "bonus": getattr(project, "quality_bonus_policy", None)}
+            "bonus": getattr(project, "quality_bonus_policy", None),
+            "pay_line": pay_line(project, estimate),
+            "estimate_source": estimate.words if estimate.seconds else ""}
 
 
 @page(Audience.EXPERT)
 def market(request: HttpRequest) -> HttpResponse:
     listed = discovery.listed_projects(request.user.expert_profile)
     projects = Paginator(listed, PER_PAGE).get_page(request.GET.get("page"))
+    estimate = estimates_of(projects.object_list)
     invitations = (ProjectInvitation.objects.filter(expert=request.user)
                    .select_related("project__organization", "project__domain")
                    .order_by("-created_at", "-id"))
@@ -59,7 +63,7 @@ def market(request: HttpRequest) -> HttpResponse:
                     .select_related("project").order_by("-created_at", "-id"))
     return render(request, "marketplace/web/market.html", {
         "page_obj": projects,
-        "cards": [card(project) for project in projects.object_list],
+        "cards": [card(project, estimate[project.pk]) for project in projects.object_list],
         "form": ApplyForm(),
         "invitations": invitations,
         "applications": applications,

@@ -30,6 +30,19 @@ def test_the_market_shows_what_the_expert_earns_after_the_fee(expert, listed):
     assert "pairwise" in text and "Cardiology" in text
 
 
+def test_the_market_shows_the_time_per_item_and_the_hourly_pay(expert, listed, customer):
+    Project.objects.filter(pk=listed.pk).update(estimated_seconds=400)
+    hourly = factories.project(customer, items=1, activate=False)
+    Project.objects.filter(pk=hourly.pk).update(
+        contract="hourly", price_per_item=0, hourly_rate=Decimal("50.00"),
+        weekly_cap_hours=Decimal("20"), status="active")
+    factories.fund(factories.organization_of(customer))
+    text = signed_in(expert).get("/workspace/market/").content.decode()
+    assert "About 7 min per item · about 36.00 USD/h after fees" in text
+    assert "(customer&#x27;s estimate)" in text
+    assert "40.00 USD/h after fees, hourly, up to 20 h a week" in text
+
+
 def test_projects_of_other_domains_are_not_listed_and_answer_404(expert, customer):
     law = factories.project(customer, items=1, domain="law")
     client = signed_in(expert)
