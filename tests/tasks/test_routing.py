@@ -3,6 +3,7 @@ import re
 import threading
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Expertise, ExpertProfile
 from config.exceptions import Conflict
 from tasks import services
+from tasks.activity import week_start
 from tasks.models import Assignment, Item, Project, ProjectExpert
 from tasks.routing import next_assignment, reclaim_expired
 from tasks.signals import annotation_submitted
@@ -404,3 +406,27 @@ def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
             .exclude(pk__in=roster.filter(access="removed").values("project"))
             .values_list("pk", flat=True))
         assert from_sql == from_queryset == expected, user
+
+
+def test_an_hourly_project_at_its_weekly_cap_gives_no_more_work_this_week(customer):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    capped = factories.project(customer, items=3, contract="hourly", hourly_rate="40.00",
+                               weekly_cap_hours=Decimal("0.5"))
+    other = factories.project(customer, items=2)
+    expert = factories.expert()
+    worked = lease(expert, capped)
+    Assignment.objects.filter(pk=worked.pk).update(active_s=1799)
+    assert lease(expert, capped) is not None, "a second short of the cap still leases"
+    Assignment.objects.filter(pk=worked.pk).update(active_s=1800)
+    result = next_assignment(expert, capped, rng=random.Random(0))
+    assert result.assignment is None
+    monday = week_start(timezone.now()) + timedelta(days=7)
+    assert result.reasons == {capped.pk: (
+        f"You have logged 0.5 of this week's 0.5 hours on {capped.name}; the cap resets "
+        f"Monday {monday:%Y-%m-%d} 00:00 UTC.")}
+    anywhere = next_assignment(expert, rng=random.Random(0))
+    assert anywhere.assignment.project_id == other.pk
+    assert set(anywhere.reasons) == {capped.pk}
+    Assignment.objects.filter(pk=worked.pk).update(
+        leased_at=worked.leased_at - timedelta(days=7))
+    assert lease(expert, capped) is not None, "last week's time leaves this week's cap open"
