@@ -4,6 +4,7 @@ import copy
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -51,14 +52,15 @@ def _check_overlap(values: dict[str, Any]) -> None:
 
 def _check_contract(project: Project) -> None:
     """A project pays in one way: per approved item or per hour of active time."""
-    if project.contract == Project.Contract.HOURLY and project.price_per_item > 0:
+    price, rate = Decimal(str(project.price_per_item)), Decimal(str(project.hourly_rate))
+    if project.contract == Project.Contract.HOURLY and price > 0:
         raise ValidationError({"price_per_item": [
             "An hourly project pays by the hour: price_per_item must be 0; set hourly_rate."]})
-    if project.contract == Project.Contract.PER_TASK and project.hourly_rate > 0:
+    if project.contract == Project.Contract.PER_TASK and rate > 0:
         raise ValidationError({"hourly_rate": [
             "A per-task project pays per approved item: hourly_rate must be 0; set "
             "price_per_item, or make the contract hourly."]})
-    if not 0 < project.weekly_cap_hours <= 168:
+    if not 0 < Decimal(str(project.weekly_cap_hours)) <= 168:
         raise ValidationError({"weekly_cap_hours": [
             "The weekly cap must be more than 0 and at most 168 hours."]})
 
