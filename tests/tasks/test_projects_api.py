@@ -348,3 +348,71 @@ def test_experts_list_no_projects_and_cannot_create(expert, customer):
     response = client.post(PROJECTS, body(factories.organization_of(customer)), format="json")
     assert response.status_code == 400
     assert response.json() == {"organization": ["Unknown organization."]}
+
+
+def test_an_hourly_project_round_trips_its_contract(owner_client, organization):
+    response = owner_client.post(PROJECTS, body(
+        organization, contract="hourly", hourly_rate="40.00", price_per_item="0.00",
+        weekly_cap_hours="20", estimated_seconds=240), format="json")
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert (data["contract"], data["hourly_rate"], data["price_per_item"]) == (
+        "hourly", "40.00", "0.00")
+    assert (data["weekly_cap_hours"], data["estimated_seconds"], data["gold_first"]) == (
+        "20.00", 240, 0)
+    url = f"{PROJECTS}{data['id']}/"
+    changed = owner_client.patch(url, {"weekly_cap_hours": "12.5", "estimated_seconds": None,
+                                       "gold_first": 9}, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert (changed.json()["weekly_cap_hours"], changed.json()["estimated_seconds"]) == (
+        "12.50", None)
+    assert owner_client.get(url).json()["gold_first"] == 0, "set by calibration only"
+    per_task = owner_client.post(PROJECTS, body(organization), format="json").json()
+    assert (per_task["contract"], per_task["hourly_rate"], per_task["weekly_cap_hours"]) == (
+        "per_task", "0.00", "40.00")
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"contract": "hourly", "hourly_rate": "40.00"}, "price_per_item", "must be 0"),
+    ({"hourly_rate": "40.00"}, "hourly_rate", "must be 0"),
+    ({"contract": "weekly"}, "contract", "not a valid choice"),
+    ({"contract": "hourly", "price_per_item": "0", "hourly_rate": "-1"}, "hourly_rate",
+     "digits 0-9"),
+    ({"weekly_cap_hours": "0"}, "weekly_cap_hours", "greater than or equal to 0.01"),
+    ({"weekly_cap_hours": "168.5"}, "weekly_cap_hours", "less than or equal to 168"),
+    ({"estimated_seconds": 0}, "estimated_seconds", "greater than or equal to 1"),
+])
+def test_contract_settings_answer_400_naming_the_field(owner_client, organization, changes,
+                                                        field, message):
+    response = owner_client.post(PROJECTS, body(organization, **changes), format="json")
+    assert response.status_code == 400
+    errors = response.json()
+    assert field in errors, errors
+    assert any(message in text for text in errors[field]), errors
+    assert not Project.objects.exists()
+
+
+def test_switching_contract_needs_the_other_price_at_zero(customer):
+    project = factories.project(customer, items=1, activate=False, price_per_item="4.00")
+    client = client_for(customer)
+    url = f"{PROJECTS}{project.pk}/"
+    refused = client.patch(url, {"contract": "hourly", "hourly_rate": "40.00"}, format="json")
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"price_per_item"}
+    switched = client.patch(url, {"contract": "hourly", "hourly_rate": "40.00",
+                                  "price_per_item": "0"}, format="json")
+    assert switched.status_code == 200, switched.json()
+    assert switched.json()["contract"] == "hourly"
+
+
+def test_contract_and_hourly_rate_freeze_once_experts_started(customer):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    project = factories.project(customer, items=2, contract="hourly", hourly_rate="40.00")
+    work(project)
+    client = client_for(customer)
+    url = f"{PROJECTS}{project.pk}/"
+    response = client.patch(url, {"contract": "per_task", "hourly_rate": "50.00"},
+                            format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"contract", "hourly_rate"}
+    assert client.patch(url, {"weekly_cap_hours": "10"}, format="json").status_code == 200

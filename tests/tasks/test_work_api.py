@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.models import ExpertProfile
 from tasks import services as task_services
 from tasks.models import Assignment, Item, ProjectExpert
-from tasks.signals import LeaseRefused, assignment_leased
+from tasks.signals import LeaseRefused, assignment_extended, assignment_leased
 from tests import factories
 from tests.conftest import client_for
 
@@ -350,3 +350,76 @@ def test_no_response_shows_another_experts_answer(customer, client):
               client.post(f"{ASSIGNMENTS}{mine['id']}/submit/", {"answer": {"better": "A"}},
                           format="json").content]
     assert all(b"First expert's private rewrite" not in body for body in bodies)
+
+
+def heartbeat_url(assignment_id: int) -> str:
+    return f"{ASSIGNMENTS}{assignment_id}/heartbeat/"
+
+
+def test_a_heartbeat_answers_the_active_time_and_the_week(client, project):
+    leased = pull(client, project)
+    assert (leased["contract"], leased["active_s"]) == ("per_task", 0)
+    Assignment.objects.filter(pk=leased["id"]).update(
+        leased_at=timezone.now() - timedelta(seconds=30))
+    response = client.post(heartbeat_url(leased["id"]))
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert set(data) == {"active_s", "counted_s", "week_logged_s", "cap_left_s", "cap_reached"}
+    assert 30 <= data["active_s"] == data["counted_s"] == data["week_logged_s"] <= 31
+    assert (data["cap_left_s"], data["cap_reached"]) == (None, False)
+    assert client.get(f"{ASSIGNMENTS}{leased['id']}/").json()["active_s"] == data["active_s"]
+
+
+def test_an_hourly_heartbeat_answers_what_is_left_of_the_weekly_cap(customer, client):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    project = factories.project(customer, items=2, contract="hourly", hourly_rate="40.00",
+                                weekly_cap_hours="2")
+    leased = pull(client, project)
+    assert leased["contract"] == "hourly"
+    data = client.post(heartbeat_url(leased["id"])).json()
+    assert data["cap_left_s"] == 7200 - data["week_logged_s"]
+    assert data["cap_reached"] is False
+
+
+def test_a_heartbeat_on_work_no_longer_live_is_409_and_on_anothers_404(client, project):
+    leased = pull(client, project)
+    other = client_for(factories.expert())
+    assert other.post(heartbeat_url(leased["id"])).status_code == 404
+    assert client.post(heartbeat_url(999999)).status_code == 404
+    client.post(f"{ASSIGNMENTS}{leased['id']}/submit/", {"answer": {"better": "A"}},
+                format="json")
+    response = client.post(heartbeat_url(leased["id"]))
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_submitted"
+    assert Assignment.objects.get(pk=leased["id"]).active_s == 0
+
+
+def test_an_extension_a_receiver_refuses_is_409_and_changes_nothing(client, project):
+    leased = pull(client, project)
+    before = Assignment.objects.get(pk=leased["id"]).expires_at
+
+    def refuse(sender, assignment, **kwargs):
+        raise LeaseRefused("The project cannot fund more time on this item.")
+
+    assignment_extended.connect(refuse)
+    try:
+        response = client.post(f"{ASSIGNMENTS}{leased['id']}/extend/")
+    finally:
+        assignment_extended.disconnect(refuse)
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_funds"
+    assert "cannot fund" in response.json()["detail"]
+    assert Assignment.objects.get(pk=leased["id"]).expires_at == before
+
+
+def test_next_at_the_weekly_cap_answers_204_with_the_reason(customer, client):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    project = factories.project(customer, items=3, contract="hourly", hourly_rate="40.00",
+                                weekly_cap_hours="1")
+    leased = pull(client, project)
+    Assignment.objects.filter(pk=leased["id"]).update(active_s=3600)
+    response = client.post(NEXT, {"project": project.pk}, format="json")
+    assert response.status_code == 204
+    assert response["X-Next-Reason"].startswith(
+        f"project {project.pk}: You have logged 1.0 of this week's 1.0 hours on "
+        f"{project.name}; the cap resets Monday ")
