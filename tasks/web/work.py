@@ -26,7 +26,7 @@ from accounts.models import Membership
 from config.ids import parse_id
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
-from .. import services
+from .. import estimates, services
 from ..export import expert_pseudonym
 from ..models import Assignment, Comment, Project
 from ..routing import (
@@ -196,6 +196,7 @@ def show_lease(request: HttpRequest, assignment: Assignment, form: AnswerForm | 
         "skip_reasons": SKIP_REASONS, "skip_reason": skip_reason,
         "comment_body": comment_body, "comment_max_length": COMMENT_MAX_LENGTH,
         "skip_reason_max_length": SKIP_REASON_MAX_LENGTH,
+        "estimate": estimates.work_header(project),
     }, title=project.name)
 
 

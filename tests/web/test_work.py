@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tasks import services
-from tasks.models import Annotation, Assignment, Comment
+from tasks.models import Annotation, Assignment, Comment, Project
 from tasks.routing import next_assignment
 from tests import factories
 from tests.web.clients import signed_in
@@ -434,3 +434,16 @@ def test_each_field_type_is_shown_for_what_it_is(customer):
     assert '<audio controls preload="metadata" src="https://media.example.org/note.mp3">' in text
     assert '<video controls preload="metadata" src="https://media.example.org/exam.mp4">' in text
     assert '{\n  &quot;pulse&quot;: 88\n}' in text
+
+
+def test_the_header_shows_the_time_per_item_and_the_hourly_pay(work):
+    Project.objects.filter(pk=work["project"].pk).update(
+        price_per_item=Decimal("3.00"), estimated_seconds=240)
+    factories.fund(work["project"].organization)
+    lease = lease_for(work["expert"], work["project"])
+    text = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert 'id="work-estimate"' in text
+    assert "About 4 min per item · about 36.00 USD/h after fees" in text
+    Project.objects.filter(pk=work["project"].pk).update(estimated_seconds=None)
+    text = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert 'id="work-estimate"' not in text
