@@ -2,14 +2,16 @@
 the real services, and read balances back from the ledger."""
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from marketplace import ledger, services
 from marketplace.models import Account
 from tasks import services as task_services
-from tasks.models import Project
+from tasks.models import Assignment, Project
 from tasks.routing import next_assignment
 from tests import factories
 
@@ -42,6 +44,32 @@ def hourly_project(owner, *, rate="36.00", cap_hours="40", items=3, **options):
     task_services.transition_project(user=owner, project=created, action="activate")
     created.refresh_from_db()
     return created
+
+
+def timed(assignment, *, active_s: int = 0, duration_s: float | None = None):
+    """Answer a lease after `active_s` seconds of tracked activity (as heartbeats leave it)
+    or, without any, in `duration_s` seconds from lease to answer."""
+    Assignment.objects.filter(pk=assignment.pk).update(active_s=active_s)
+    task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
+                         answer={"better": "A"}, duration_s=duration_s)
+    assignment.refresh_from_db()
+    return assignment
+
+
+def hourly_worked(customer, organization, expert=None):
+    """An hourly project at 36.00/h (a cent a second): 30 minutes of approved time and 15 of
+    rejected time, decided and awaiting the weekly payment; the project and the expert."""
+    deposit(organization, "100.00")
+    project = hourly_project(customer)
+    expert = expert or factories.expert()
+    task_services.approve_assignment(timed(lease(expert, project, 0).assignment,
+                                           active_s=1800))
+    task_services.reject_assignment(timed(lease(expert, project, 1).assignment, active_s=900))
+    return project, expert
+
+
+def next_week():
+    return timezone.now() + timedelta(days=7)
 
 
 def lease(expert, project=None, seed=0):

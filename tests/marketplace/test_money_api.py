@@ -4,11 +4,9 @@ organization (404), operators; and money as string decimals everywhere."""
 import csv
 import io
 import json
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import Membership
 from marketplace import hourly, services
@@ -20,10 +18,12 @@ from tests.conftest import client_for
 from tests.marketplace.conftest import (
     assert_books_balance,
     deposit,
-    hourly_project,
+    hourly_worked,
     lease,
+    next_week,
     paid_project,
     submit,
+    timed,
 )
 
 pytestmark = pytest.mark.django_db
@@ -54,32 +54,6 @@ def worked(customer, organization):
     task_services.reject_assignment(submit(lease(expert, project, 1).assignment))
     lease(expert, project, 2)
     return project, expert
-
-
-def timed(assignment, *, active_s: int = 0, duration_s: float | None = None):
-    """Answer a lease after `active_s` seconds of tracked activity (as heartbeats leave it)
-    or, without any, in `duration_s` seconds from lease to answer."""
-    Assignment.objects.filter(pk=assignment.pk).update(active_s=active_s)
-    task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
-                         answer={"better": "A"}, duration_s=duration_s)
-    assignment.refresh_from_db()
-    return assignment
-
-
-def hourly_worked(customer, organization, expert=None):
-    """An hourly project at 36.00/h (a cent a second): 30 minutes of approved time and 15 of
-    rejected time, decided and payable; the expert's third lease still open."""
-    deposit(organization, "100.00")
-    project = hourly_project(customer)
-    expert = expert or factories.expert()
-    task_services.approve_assignment(timed(lease(expert, project, 0).assignment,
-                                           active_s=1800))
-    task_services.reject_assignment(timed(lease(expert, project, 1).assignment, active_s=900))
-    return project, expert
-
-
-def next_week():
-    return timezone.now() + timedelta(days=7)
 
 
 class TestDeposits:

@@ -1,5 +1,6 @@
 """The expert's earnings page: balance, statement, payouts, the payout form's refusals by
-field, a double-posted form making one payout, and the statement as CSV."""
+field, a double-posted form making one payout, the statement as CSV, and hourly time with
+the effective hourly rate."""
 
 import csv
 import io
@@ -7,10 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from marketplace import hourly
 from marketplace.models import Payout
 from marketplace.statements import earnings
 from tasks import services as task_services
+from tasks.models import Assignment
 from tests import factories
+from tests.marketplace.conftest import hourly_worked, next_week
 from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +146,37 @@ def test_the_query_count_does_not_grow_with_lines(earner, customer,
         response = client.get("/workspace/earnings/")
     assert len(response.context["page_obj"]) == 6
     assert len(response.context["summary"]["payouts"]) == 3
+
+
+def test_hourly_time_shows_what_awaits_payment_what_was_paid_and_what_was_withheld(
+        customer, staff):
+    project, expert = hourly_worked(customer, factories.organization_of(customer))
+    task_services.update_project(user=customer, project=project, name="Hourly triage")
+    client = signed_in(expert)
+    response = client.get("/workspace/earnings/")
+    assert [(row["hours"], row["expert_receives"]) for row in response.context["pending"]] == [
+        (Decimal("0.50"), Decimal("14.40")), (Decimal("0.25"), Decimal("7.20"))]
+    page = response.content.decode()
+    assert "Awaiting the weekly payment" in page and "Weekly payments" not in page
+    assert "0.75" in page and "0.00 USD/h" in page
+
+    rejected = Assignment.objects.get(project=project, status="rejected")
+    hourly.withhold_time(assignment=rejected, reason="Two tabs kept open overnight.",
+                         by=staff)
+    hourly.pay_weekly(next_week())
+    response = client.get("/workspace/earnings/")
+    page = response.content.decode()
+    assert response.context["pending"] == []
+    [paid] = response.context["weekly_payments"]
+    assert (paid["hours"], paid["payment"].net) == (Decimal("0.50"), Decimal("14.40"))
+    assert "Awaiting the weekly payment" not in page
+    assert "Withheld as fraud" in page and "Two tabs kept open overnight." in page
+    assert '<div class="figure" id="effective-rate">19.20 USD/h</div>' in page
+    assert f"Week of {paid['payment'].week:%Y-%m-%d}: 0.50 h at 36.00/h" in page
+    assert "Hourly triage" in page
+
+
+def test_an_expert_without_decided_work_has_no_rate(expert):
+    page = signed_in(expert).get("/workspace/earnings/").content.decode()
+    assert '<div class="figure" id="effective-rate">&ndash;</div>' in page
+    assert "Hourly time" not in page

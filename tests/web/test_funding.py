@@ -7,10 +7,11 @@ import pytest
 from django.utils.html import escape
 
 from accounts.models import Membership
-from marketplace import pseudonyms
+from marketplace import hourly, pseudonyms
 from marketplace import services as money
 from marketplace.models import Application, Deposit, ProjectInvitation
 from tests import factories
+from tests.marketplace.conftest import hourly_worked, next_week
 from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +124,30 @@ def test_the_funding_pages_queries_do_not_grow_with_its_lines(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(funding_url(organization))
     assert len(response.context["page_obj"]) == 10
+
+
+def test_hourly_time_shows_as_payable_then_spent_with_its_hours(customer, organization):
+    hourly_worked(customer, organization)
+    client = signed_in(customer)
+    response = client.get(funding_url(organization))
+    balance = response.context["balance"]
+    assert (balance["available"], balance["payable"], balance["spent"]) == (
+        Decimal("73.00"), Decimal("27.00"), Decimal("0.00"))
+    [row] = balance["by_project"]
+    assert (row["contract"], row["hours"], row["payable"]) == (
+        "hourly", Decimal("0.75"), Decimal("27.00"))
+    page = response.content.decode()
+    assert 'data-figure="payable">27.00 USD' in page
+    hours = [(line.kind, line.hours) for line in response.context["page_obj"]
+             if line.hours is not None]
+    assert hours == [("time_accrued", Decimal("0.25")), ("time_accrued", Decimal("0.50"))]
+
+    hourly.pay_weekly(next_week())
+    response = client.get(funding_url(organization))
+    page = response.content.decode()
+    assert 'data-figure="payable">0.00 USD' in page and 'data-figure="spent">27.00 USD' in page
+    assert response.context["page_obj"][0].hours == Decimal("0.75")
+    assert ": 0.75 h at 36.00/h" in page
 
 
 # -- applications and invitations -----------------------------------------------------------
