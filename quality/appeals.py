@@ -49,6 +49,12 @@ def appealable_until(moment: datetime | None) -> datetime | None:
     return moment + window() if moment else None
 
 
+def open_for_appeal(decided_at: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a decision taken at ``decided_at`` may still be appealed."""
+    until = appealable_until(decided_at)
+    return until is not None and (now or timezone.now()) <= until
+
+
 # Filing -------------------------------------------------------------------------------------
 
 def _rejected_work(expert, annotation_id: int) -> tuple[Annotation, datetime]:
@@ -113,7 +119,7 @@ def file_appeal(*, expert, reason: str, annotation_id: int | None = None,
     if existing.exists():
         raise Conflict("You appealed this decision already; an appeal is heard once.",
                        code="already_appealed")
-    if decided_at and appealable_until(decided_at) < now:
+    if decided_at and not open_for_appeal(decided_at, now):
         raise Conflict(f"Decisions may be appealed for {settings.APPEAL_WINDOW_DAYS} days; this "
                        f"one is from {decided_at:%Y-%m-%d}.", code="too_late")
     assignee = choose_assignee(project.organization_id, first)

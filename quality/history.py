@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Membership
 from tasks.models import Annotation, Assignment
 from tasks.signals import assignment_pay_requested
 
-from .models import QualityAction, Review
+from .models import Appeal, QualityAction, Review
 
 OPERATOR = "Platform operator"
 RULE = "Quality rule"
@@ -153,3 +153,27 @@ def actions_of(expert) -> QuerySet[QualityAction]:
             .only("id", "action", "reason", "created_at", "reversed_at", "reversal_note",
                   "details", "project__id", "project__name")
             .order_by("-created_at", "-id"))
+
+
+def appeals_of(expert) -> QuerySet[Appeal]:
+    """The expert's appeals, newest first, with what they appealed."""
+    return (Appeal.objects.of_expert(expert)
+            .select_related("project", "annotation__item", "quality_action", "decided_by")
+            .order_by("-created_at", "-id"))
+
+
+def appeals_on(expert, *, annotation_ids: Iterable[int] = (),
+               action_ids: Iterable[int] = ()) -> dict[tuple[str, int], Appeal]:
+    """The expert's appeals of these annotations and quality actions, keyed
+    ``("annotation", id)`` or ``("quality_action", id)``, in one query."""
+    annotation_ids, action_ids = list(annotation_ids), list(action_ids)
+    if not annotation_ids and not action_ids:
+        return {}
+    found = {}
+    for appeal in appeals_of(expert).filter(Q(annotation_id__in=annotation_ids)
+                                            | Q(quality_action_id__in=action_ids)):
+        if appeal.annotation_id:
+            found["annotation", appeal.annotation_id] = appeal
+        else:
+            found["quality_action", appeal.quality_action_id] = appeal
+    return found

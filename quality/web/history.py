@@ -4,15 +4,18 @@ beside the reviewer's fix, and the quality actions taken on the expert with thei
 from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 
-from config.workspace import Audience, MenuEntry, page, render
+from config.ids import parse_id
+from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 from tasks.models import Assignment, Project
 from tasks.schema import model_fields
 
-from .. import history
+from .. import appeals, history
+from ..models import QualityAction
 from .answers import answer_lines, item_fields
+from .appeals import AppealForm, expert_line
 
 PER_PAGE = 25
 
@@ -42,17 +45,40 @@ def history_list(request: HttpRequest) -> HttpResponse:
     rows = Paginator(assignments, PER_PAGE).get_page(request.GET.get("page"))
     outcomes = history.outcomes(rows.object_list)
     paid = history.pay(request.user, rows.object_list)
-    lines = [{"assignment": a, "outcome": outcomes[a.pk], "paid": paid.get(a.pk)}
+    appealed = history.appeals_on(request.user, annotation_ids=[
+        annotation.pk for a in rows.object_list
+        if (annotation := history.annotation_of(a)) is not None])
+    lines = [{"assignment": a, "outcome": outcomes[a.pk], "paid": paid.get(a.pk),
+              "appeal": appealed.get(("annotation", getattr(history.annotation_of(a), "pk",
+                                                            None)))}
              for a in rows.object_list]
     return render(request, "quality/web/history.html",
                   {"filters": filters, "page_obj": rows, "lines": lines},
                   title="Your history")
 
 
+def _appeal_form(request: HttpRequest, *, prefix: str | None = None,
+                 **target: int) -> tuple[AppealForm, bool]:
+    """The appeal form, bound when this request posts it; ``(form, filed)``."""
+    if request.method == "POST" and all(
+            parse_id(request.POST.get(name)) == value for name, value in target.items()):
+        form = AppealForm(request.POST, prefix=prefix)
+        if form.is_valid():
+            done = perform(request, appeals.file_appeal, expert=request.user,
+                           reason=form.cleaned_data["reason"], form=form,
+                           success="Your appeal was filed; a QA lead other than the first "
+                                   "will decide it.",
+                           **{f"{name}_id": value for name, value in target.items()})
+            return form, done is not FAILED
+        return form, False
+    return AppealForm(prefix=prefix), False
+
+
 @page(Audience.EXPERT)
 def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the expert's own assignments read back: the item, their answer and, when a
-    reviewer fixed it, the fix beside it. Another expert's assignment answers 404."""
+    reviewer fixed it, the fix beside it; a rejection may be appealed here, once, within the
+    appeal window. Another expert's assignment answers 404."""
     assignment = get_object_or_404(
         Assignment.objects.held_by(request.user).select_related("project", "item")
         .defer("item__gold"), pk=pk)
@@ -60,6 +86,14 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = history.record_of(assignment)
     answer = record.annotation.answer if record.annotation else None
     fix = record.annotation.final_answer if record.annotation else None
+    appeal = (history.appeals_on(request.user, annotation_ids=[record.annotation.pk])
+              .get(("annotation", record.annotation.pk)) if record.annotation else None)
+    appeal_form = None
+    if (appeal is None and assignment.status == Assignment.Status.REJECTED
+            and appeals.open_for_appeal(assignment.finished_at)):
+        appeal_form, filed = _appeal_form(request, annotation=record.annotation.pk)
+        if filed:
+            return redirect("workspace:history-detail", pk=assignment.pk)
     context = {
         "assignment": assignment,
         "record": record,
@@ -69,17 +103,43 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "answer": answer_lines(project.questions, item.data, answer) if answer else [],
         "fix": answer_lines(project.questions, item.data, fix) if fix is not None else [],
         "paid": history.pay(request.user, [assignment]).get(assignment.pk),
+        "appeal_line": expert_line(appeal) if appeal else None,
+        "appeal_form": appeal_form,
+        "appeal_until": appeals.appealable_until(assignment.finished_at),
     }
     return render(request, "quality/web/history_detail.html", context,
                   title=f"{item.external_id} in {project.name}")
 
 
+def _action_line(request: HttpRequest, action: QualityAction, appeal) -> tuple[dict, bool]:
+    line = {"action": action, "appeal_line": expert_line(appeal) if appeal else None,
+            "form": None, "until": appeals.appealable_until(action.created_at)}
+    if appeal is None and action.active and appeals.open_for_appeal(action.created_at):
+        line["form"], filed = _appeal_form(request, prefix=f"action-{action.pk}",
+                                           quality_action=action.pk)
+        return line, filed
+    return line, False
+
+
 @page(Audience.EXPERT)
 def quality_actions(request: HttpRequest) -> HttpResponse:
-    """What quality rules or QA leads did about the expert's work, why, and what was undone."""
+    """What quality rules or QA leads did about the expert's work, why, and what was undone;
+    an action in force may be appealed here, once, within the appeal window."""
+    if request.method == "POST" and not QualityAction.objects.of_expert(request.user).filter(
+            pk=parse_id(request.POST.get("quality_action")) or 0).exists():
+        return redirect("workspace:history-actions")
     actions = Paginator(history.actions_of(request.user), PER_PAGE).get_page(
         request.GET.get("page"))
-    return render(request, "quality/web/history_actions.html", {"page_obj": actions},
+    appealed = history.appeals_on(request.user,
+                                  action_ids=[a.pk for a in actions.object_list])
+    lines = []
+    for action in actions.object_list:
+        line, filed = _action_line(request, action, appealed.get(("quality_action", action.pk)))
+        if filed:
+            return redirect("workspace:history-actions")
+        lines.append(line)
+    return render(request, "quality/web/history_actions.html",
+                  {"page_obj": actions, "lines": lines},
                   title="Quality actions on your work")
 
 

@@ -1,7 +1,7 @@
 """Every workspace page of the app, and its menu entries."""
 
-from . import experts, history, qualifications, reports, review
+from . import appeals, calibration, experts, history, qualifications, reports, review
 
-PAGES = (review, reports, experts, qualifications, history)
+PAGES = (review, appeals, reports, experts, calibration, qualifications, history)
 urlpatterns = [pattern for module in PAGES for pattern in module.urlpatterns]
 menu = [entry for module in PAGES for entry in module.menu]
