@@ -8,7 +8,7 @@ goes through the same service a QA lead's request does.
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,8 +18,9 @@ from config.exceptions import Conflict
 from tasks import schema
 from tasks.admin import ReadOnlyAdmin
 
-from . import qualifications, rules
+from . import appeals, qualifications, rules
 from .models import (
+    Appeal,
     QualificationAttempt,
     QualificationItem,
     QualificationTest,
@@ -233,6 +234,57 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_select_related = ["project", "reviewer"]
     raw_id_fields = ["annotation", "project", "reviewer"]
     show_full_result_count = False
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="The expert and the customer read this reason.")
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    """Appeals as filed and decided; an operator may decide pending ones through the same
+    service a QA lead uses, each with the reason the expert reads."""
+
+    list_display = ["id", "expert", "project", "subject", "status", "assignee", "due_at",
+                    "decided_by", "automatic", "decided_at"]
+    list_filter = ["status", "subject", "automatic",
+                   ("project", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["expert__username", "reason", "decision_reason"]
+    list_select_related = ["expert", "project", "assignee", "decided_by"]
+    raw_id_fields = ["project", "expert", "annotation", "quality_action", "first_decided_by",
+                     "assignee", "decided_by"]
+    actions = ["uphold_appeals", "deny_appeals"]
+    show_full_result_count = False
+
+    def _decide(self, request, queryset, *, upheld: bool):
+        verb, done_word = ("Uphold", "Upheld") if upheld else ("Deny", "Denied")
+
+        def apply(reason: str) -> None:
+            done = 0
+            for appeal in queryset:
+                try:
+                    appeals.decide_appeal(appeal_id=appeal.pk, by=request.user, upheld=upheld,
+                                          reason=reason)
+                except (Conflict, PermissionDenied, ValidationError) as exc:
+                    message = getattr(exc, "message", None) or "; ".join(
+                        getattr(exc, "messages", [str(exc)]))
+                    self.message_user(request, f"Appeal {appeal.pk}: {message}",
+                                      messages.WARNING)
+                else:
+                    done += 1
+            self.message_user(request, f"{done_word} {done} appeal(s).", messages.SUCCESS)
+
+        return ask_reason(self, request, queryset, f"{verb} appeals", apply,
+                          form_class=DecisionForm)
+
+    @admin.action(description="Uphold selected appeals (with a reason)")
+    def uphold_appeals(self, request, queryset):
+        return self._decide(request, queryset, upheld=True)
+
+    @admin.action(description="Deny selected appeals (with a reason)")
+    def deny_appeals(self, request, queryset):
+        return self._decide(request, queryset, upheld=False)
 
 
 # The agreement report pages live in a module of their own.

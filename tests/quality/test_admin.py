@@ -7,6 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from accounts.models import Domain
 from quality import qualifications
 from quality.models import (
+    Appeal,
     QualificationTest,
     QualityAction,
     QualityRule,
@@ -17,6 +18,7 @@ from tasks import services as task_services
 from tasks.models import ProjectExpert
 from tasks.routing import next_assignment
 from tests import factories
+from tests.quality.appeal_setup import appeal_of, organization_with_leads, rejected
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/quality/"
@@ -129,3 +131,22 @@ def test_rules_are_checked_and_record_their_author(admin_client, staff, records)
     assert response.status_code == 302
     assert QualityRule.objects.get(metric="skip_rate").created_by == staff
     assert Review.objects.filter(reviewer__isnull=True, verdict="reject").count() == 2
+
+
+def test_operators_decide_appeals_with_a_reason(admin_client, customer):
+    setting = organization_with_leads(customer)
+    appeals = [appeal_of(rejected(setting.project, factories.expert(), setting.qa_lead))
+               for _ in range(2)]
+    rows = listed(admin_client.get(f"{ADMIN}appeal/?status=pending"))
+    assert {row.pk for row in rows} == {appeal.pk for appeal in appeals}
+    assert admin_client.get(f"{ADMIN}appeal/{appeals[0].pk}/change/").status_code == 200
+    form = {"action": "deny_appeals", ACTION_CHECKBOX_NAME: [appeals[0].pk]}
+    assert b"Deny appeals" in admin_client.post(f"{ADMIN}appeal/", form).content
+    response = admin_client.post(f"{ADMIN}appeal/", {**form, "apply": "1",
+                                                     "reason": "The guideline says B."})
+    assert response.status_code == 302
+    form = {"action": "uphold_appeals", ACTION_CHECKBOX_NAME: [a.pk for a in appeals]}
+    admin_client.post(f"{ADMIN}appeal/", {**form, "apply": "1", "reason": "A was right."})
+    decided = {a.pk: (a.status, a.decision_reason) for a in Appeal.objects.all()}
+    assert decided == {appeals[0].pk: ("denied", "The guideline says B."),
+                       appeals[1].pk: ("upheld", "A was right.")}
