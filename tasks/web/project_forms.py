@@ -27,6 +27,7 @@ PRESET_LABELS = {
     "agent_trace_review": "Agent trace review: judge an agent's steps and outcome",
 }
 ADVANCED_KEYS = ("fields", "questions")
+DEFAULT_WEEKLY_CAP = Decimal(40)
 
 
 def editable_organizations(user) -> QuerySet[Organization]:
@@ -63,8 +64,26 @@ class ProjectForm(forms.Form):
                                    help_text="What experts read before they answer.")
     overlap = forms.IntegerField(min_value=1, max_value=50, initial=1,
                                  help_text="How many experts answer each item.")
+    contract = forms.ChoiceField(
+        choices=Project.Contract.choices, initial=Project.Contract.PER_TASK, required=False,
+        help_text="Per task: a price per approved answer. Hourly: a rate per hour of the "
+                  "experts' active time, paid weekly, rejected work included.")
     price_per_item = AmountFormField(min_value=0, max_digits=12, initial=Decimal("0.00"),
-                                     help_text="Paid per approved answer.")
+                                     required=False,
+                                     help_text="Per task: paid per approved answer.")
+    hourly_rate = AmountFormField(min_value=0, max_digits=12, initial=Decimal("0.00"),
+                                  required=False,
+                                  help_text="Hourly: paid per hour of active time; experts "
+                                            "receive it less the platform fee.")
+    weekly_cap_hours = forms.DecimalField(
+        min_value=Decimal("0.01"), max_value=Decimal(168), max_digits=5, decimal_places=2,
+        initial=DEFAULT_WEEKLY_CAP, required=False, label="Weekly cap (hours)",
+        help_text="Hourly: the most hours one expert may log on the project in a week "
+                  "(from Monday 00:00 UTC).")
+    estimated_minutes = forms.DecimalField(
+        min_value=Decimal("0.1"), max_digits=7, decimal_places=1, required=False,
+        label="Estimated minutes per item",
+        help_text="Shown to experts until approved work gives a measured time; optional.")
     currency = forms.RegexField(regex=r"^[A-Z]{3}$", initial=settings.DEFAULT_CURRENCY,
                                 max_length=3, error_messages={
                                     "invalid": "Three capital letters, such as USD."})
@@ -100,6 +119,55 @@ class ProjectForm(forms.Form):
             raise forms.ValidationError(
                 'Write a JSON object with "fields", "questions" or both.')
         return value
+
+    def clean(self) -> dict[str, Any]:
+        """The settings as the services name them: a price left blank is 0 and the estimate
+        is in seconds."""
+        cleaned = super().clean()
+        cleaned.update(contract_values(cleaned))
+        return cleaned
+
+
+def contract_values(cleaned: dict[str, Any]) -> dict[str, Any]:
+    """Pay and time settings of a project form, in the services' names and units; what was
+    left blank takes the model's default."""
+    values = {name: cleaned.get(name) or Decimal(0)
+              for name in ("price_per_item", "hourly_rate")}
+    values["contract"] = cleaned.get("contract") or Project.Contract.PER_TASK
+    values["weekly_cap_hours"] = cleaned.get("weekly_cap_hours") or DEFAULT_WEEKLY_CAP
+    minutes = cleaned.pop("estimated_minutes", None)
+    values["estimated_seconds"] = round(minutes * 60) if minutes else None
+    return values
+
+
+class ProjectPayForm(forms.Form):
+    """The pay and time settings of an existing project. Once experts have started work the
+    contract and its price are fixed; the services say so on the field."""
+
+    contract = ProjectForm.base_fields["contract"]
+    price_per_item = ProjectForm.base_fields["price_per_item"]
+    hourly_rate = ProjectForm.base_fields["hourly_rate"]
+    weekly_cap_hours = ProjectForm.base_fields["weekly_cap_hours"]
+    estimated_minutes = ProjectForm.base_fields["estimated_minutes"]
+
+    @classmethod
+    def of(cls, project: Project, data=None) -> "ProjectPayForm":
+        minutes = None
+        if project.estimated_seconds:
+            minutes = (Decimal(project.estimated_seconds) / 60).quantize(Decimal("0.1"))
+        form = cls(data, initial={
+            "contract": project.contract, "price_per_item": project.price_per_item,
+            "hourly_rate": project.hourly_rate, "weekly_cap_hours": project.weekly_cap_hours,
+            "estimated_minutes": minutes})
+        form.project = project
+        return form
+
+    def changes(self) -> dict[str, Any]:
+        """Only what differs from the project: an unchanged fixed setting is no change."""
+        values = dict(self.cleaned_data)
+        values.update(contract_values(values))
+        return {name: value for name, value in values.items()
+                if value != getattr(self.project, name)}
 
 
 class UploadForm(forms.Form):

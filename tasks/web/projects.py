@@ -23,7 +23,7 @@ from config.workspace import Audience, MenuEntry, page, perform, render
 
 from .. import export, ingest, services, webhooks
 from ..models import Batch, Project, Webhook, WebhookDelivery
-from .project_forms import ADVANCED_KEYS, ProjectForm, UploadForm, WebhookForm
+from .project_forms import ADVANCED_KEYS, ProjectForm, ProjectPayForm, UploadForm, WebhookForm
 
 PROJECTS_PER_PAGE = 25
 BATCHES_SHOWN = 20
@@ -133,6 +133,20 @@ def _project_page(request: HttpRequest, project: Project, *, upload: UploadForm 
 @page(Audience.CUSTOMER, Audience.STAFF)
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     return _project_page(request, visible_project(request, project_id))
+
+
+@page(Audience.CUSTOMER, Audience.STAFF)
+def project_pay(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The contract, its price, the weekly cap and the customer's time estimate."""
+    project = visible_project(request, project_id)
+    form = ProjectPayForm.of(project, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        changed = perform(request, services.update_project, user=request.user, project=project,
+                          form=form, success="Pay and time settings saved.", **form.changes())
+        if changed:
+            return redirect("workspace:project", project_id=project.pk)
+    return render(request, "tasks/web/project_pay.html", {"project": project, "form": form},
+                  title=f"{project.name}: pay and time")
 
 
 @require_POST
@@ -263,6 +277,7 @@ urlpatterns = [
     path("projects/new/", project_new, name="project-new"),
     path("projects/<int:project_id>/", project_detail, name="project"),
     path("projects/<int:project_id>/status/", project_transition, name="project-transition"),
+    path("projects/<int:project_id>/pay/", project_pay, name="project-pay"),
     path("projects/<int:project_id>/batches/", project_upload, name="project-upload"),
     path("projects/<int:project_id>/export/<slug:view>.<slug:file_format>", project_export,
          name="project-export"),

@@ -3,6 +3,7 @@
 
 import json
 import random
+from decimal import Decimal
 
 import pytest
 from django.utils.html import escape
@@ -448,3 +449,68 @@ def test_another_organizations_webhook_answers_404(owner, other_customer):
     assert client.post(f"/workspace/webhooks/{hook.pk}/delete/").status_code == 404
     assert client.post(f"/workspace/webhooks/{hook.pk}/ping/").status_code == 404
     assert Webhook.objects.filter(pk=hook.pk).exists()
+
+
+# -- pay and time ---------------------------------------------------------------------------
+
+
+def test_a_member_creates_an_hourly_project_with_a_cap_and_an_estimate(owner, organization):
+    response = signed_in(owner).post("/workspace/projects/new/", creation(
+        organization, contract="hourly", price_per_item="", hourly_rate="40.00",
+        weekly_cap_hours="12.5", estimated_minutes="2.5"))
+    assert response.status_code == 302, response.context["form"].errors
+    project = Project.objects.get()
+    assert (project.contract, str(project.hourly_rate), str(project.price_per_item)) == (
+        "hourly", "40.00", "0.00")
+    assert (str(project.weekly_cap_hours), project.estimated_seconds) == ("12.50", 150)
+    page = signed_in(owner).get(f"/workspace/projects/{project.pk}/").content.decode()
+    assert "40.00 USD per hour of active time, up to 12.50 h per expert a week" in page
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"contract": "hourly", "hourly_rate": "40.00"}, "price_per_item", "must be 0"),
+    ({"hourly_rate": "40.00"}, "hourly_rate", "must be 0"),
+    ({"weekly_cap_hours": "169"}, "weekly_cap_hours", "less than or equal to 168"),
+    ({"estimated_minutes": "0"}, "estimated_minutes", "greater than or equal to 0.1"),
+])
+def test_pay_errors_are_shown_next_to_their_field(owner, organization, changes, field,
+                                                  message):
+    response = signed_in(owner).post("/workspace/projects/new/",
+                                     creation(organization, **changes))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert any(message in text for text in errors[field]), errors
+    assert not Project.objects.exists()
+
+
+def test_the_pay_page_changes_only_what_was_changed(owner):
+    factories.fund(factories.organization_of(owner), "1000.00")
+    project = factories.project(owner, items=2, contract="hourly", hourly_rate="40.00")
+    next_assignment(factories.expert(), project)
+    client = signed_in(owner)
+    url = f"/workspace/projects/{project.pk}/pay/"
+    form = client.get(url).context["form"]
+    assert (form["contract"].value(), form["hourly_rate"].value()) == ("hourly", "40.00")
+    kept = {"contract": "hourly", "price_per_item": "0.00", "hourly_rate": "40.00",
+            "weekly_cap_hours": "40.00", "estimated_minutes": ""}
+    response = client.post(url, {**kept, "weekly_cap_hours": "10", "estimated_minutes": "3"})
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.weekly_cap_hours, project.estimated_seconds) == (Decimal(10), 180)
+    frozen = client.post(url, {**kept, "hourly_rate": "55.00"})
+    assert frozen.status_code == 200
+    assert "Cannot change once experts have started work." in frozen.context["form"].errors[
+        "hourly_rate"]
+    project.refresh_from_db()
+    assert project.hourly_rate == Decimal("40.00")
+
+
+def test_a_qa_lead_cannot_change_pay(owner, organization):
+    project = factories.project(owner, items=1, price_per_item="4.00")
+    lead = factories.member(organization, role=Membership.Role.QA_LEAD)
+    response = signed_in(lead).post(f"/workspace/projects/{project.pk}/pay/", {
+        "contract": "per_task", "price_per_item": "9.00", "weekly_cap_hours": "40"})
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    project.refresh_from_db()
+    assert project.price_per_item == Decimal("4.00")
