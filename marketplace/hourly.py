@@ -220,9 +220,8 @@ def pay_weekly(now: datetime | None = None) -> int:
     expert, project, week and currency, each in its own transaction; returns how many
     payments were made.
 
-    A payment locks its entries, skipping any another worker (or an operator withholding
-    one) holds, and marks them paid in the transaction that pays them: a second run, at
-    once or after a crash, finds nothing left to pay for them.
+    A payment locks its entries and marks them paid in the transaction that pays them: a
+    second run, at once or after a crash, finds nothing left to pay for them.
     """
     this_week = week_start(now or timezone.now()).date()
     groups = (TimeEntry.objects.filter(status=TimeEntry.Status.PAYABLE, week__lt=this_week)
@@ -233,7 +232,10 @@ def pay_weekly(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _pay_group(project_id: int, expert_id: int, week, currency: str) -> WeeklyPayment | None:
-    entries = list(TimeEntry.objects.select_for_update(skip_locked=True)
+    # Locked in id order, waiting for whoever holds one (another run, an operator
+    # withholding it) and reading its status after them: skipping locked entries instead
+    # would let two runs split one week into two payments.
+    entries = list(TimeEntry.objects.select_for_update()
                    .filter(project_id=project_id, expert_id=expert_id, week=week,
                            currency=currency, status=TimeEntry.Status.PAYABLE).order_by("pk"))
     if not entries:

@@ -5,16 +5,18 @@ never paid twice, however the calls interleave."""
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from config.exceptions import Conflict
 from config.transactions import ATTEMPTS
-from marketplace import jobs, services
-from marketplace.models import Payout, Transaction
+from marketplace import hourly, jobs, services
+from marketplace.models import Payout, TimeEntry, Transaction, WeeklyPayment
 from marketplace.receivers import reserve_for_lease
 from quality import reviews
 from quality.models import QualityRule, Review
@@ -30,8 +32,10 @@ from tests.marketplace.conftest import (
     available,
     deposit,
     earned,
+    hourly_project,
     lease,
     paid_project,
+    payable,
     reserved,
     submit,
 )
@@ -203,3 +207,65 @@ def deadlocks_since(before: int) -> int:
     while (count := deadlocks()) == before and time.monotonic() < deadline:
         time.sleep(0.05)
     return count - before
+
+
+def decided_time(expert, project, seconds: int, seed: int) -> Assignment:
+    """An approved hourly lease with `seconds` of active time, as heartbeats would log."""
+    assignment = lease(expert, project, seed).assignment
+    Assignment.objects.filter(pk=assignment.pk).update(active_s=seconds)
+    return task_services.approve_assignment(submit(assignment))
+
+
+def test_concurrent_hourly_leases_never_hold_beyond_the_funds(customer):
+    organization = factories.organization_of(customer)
+    deposit(organization, "100.00")
+    project = hourly_project(customer, items=6)  # a lease holds an hour: 36.00
+    experts = [factories.expert() for _ in range(6)]
+    results = race(*[lambda e=e: lease(e, project).assignment for e in experts])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len([r for r in results if isinstance(r, Assignment)]) == 2
+    assert (available(organization), reserved(organization)) == (Decimal("28.00"),
+                                                                 Decimal("72.00"))
+    assert_books_balance()
+
+
+def test_weekly_payment_runs_racing_pay_each_entry_once(customer):
+    organization = factories.organization_of(customer)
+    deposit(organization, "300.00")
+    project = hourly_project(customer, items=6)
+    experts = [factories.expert() for _ in range(3)]
+    for n, expert in enumerate(experts):
+        for seed in range(2):
+            decided_time(expert, project, 600 + 100 * seed, n * 10 + seed)
+    next_week = timezone.now() + timedelta(days=7)
+    results = race(*[lambda: hourly.pay_weekly(next_week) for _ in range(4)])
+    assert sum(results) == 3, results
+    assert WeeklyPayment.objects.count() == 3
+    assert set(TimeEntry.objects.values_list("status", flat=True)) == {"paid"}
+    assert Transaction.objects.filter(kind="hourly_payment").count() == 3
+    for expert in experts:
+        assert earned(expert) == Decimal("10.40")  # 13.00 less the fee
+    assert payable(organization) == 0
+    assert_books_balance()
+
+
+def test_withholding_racing_the_weekly_payment_one_wins(customer, staff):
+    organization = factories.organization_of(customer)
+    deposit(organization, "200.00")
+    project = hourly_project(customer, items=3)
+    next_week = timezone.now() + timedelta(days=7)
+    for seed in range(3):
+        expert = factories.expert()
+        assignment = decided_time(expert, project, 1000, seed)
+        withheld, paid = race(
+            lambda a=assignment: hourly.withhold_time(assignment=a, reason="Fraud", by=staff),
+            lambda: hourly.pay_weekly(next_week))
+        entry = TimeEntry.objects.get(assignment=assignment)
+        if entry.status == "withheld":
+            assert isinstance(withheld, TimeEntry) and paid == 0, (withheld, paid)
+            assert earned(expert) == 0
+        else:
+            assert isinstance(withheld, Conflict) and withheld.code == "paid", withheld
+            assert paid == 1 and earned(expert) == Decimal("8.00")
+        assert payable(organization) == 0
+    assert_books_balance()
