@@ -11,22 +11,26 @@ the API calls, and after a submit or a skip the next item follows.
 """
 
 import math
+from dataclasses import asdict
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
+from config.exceptions import Conflict
 from config.ids import parse_id
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 
 from .. import estimates, services
+from ..activity import cap_seconds, logged_seconds, record_heartbeat, week_start
 from ..export import expert_pseudonym
 from ..models import Assignment, Comment, Project
 from ..routing import (
@@ -181,6 +185,25 @@ def comment_rows(request: HttpRequest, assignment: Assignment) -> list[dict]:
     return rows
 
 
+def active_time(assignment: Assignment) -> dict | None:
+    """An hourly lease's active time and the expert's week on its project against the cap,
+    as the page first shows them; heartbeat answers keep them current."""
+    project = assignment.project
+    if project.contract != Project.Contract.HOURLY:
+        return None
+    week = logged_seconds(project.pk, assignment.expert_id, week_start(assignment.leased_at))
+    return {"active_s": assignment.active_s, "active_text": clock(assignment.active_s),
+            "week_hours": f"{week / 3600:.1f}",
+            "cap_hours": f"{cap_seconds(project) / 3600:.1f}"}
+
+
+def clock(seconds: int) -> str:
+    """m:ss, or h:mm:ss from an hour on, as work.js writes it."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 def show_lease(request: HttpRequest, assignment: Assignment, form: AnswerForm | None,
                skip_reason: str = "", comment_body: str = "") -> HttpResponse:
     project = assignment.project
@@ -197,6 +220,8 @@ def show_lease(request: HttpRequest, assignment: Assignment, form: AnswerForm | 
         "comment_body": comment_body, "comment_max_length": COMMENT_MAX_LENGTH,
         "skip_reason_max_length": SKIP_REASON_MAX_LENGTH,
         "estimate": estimates.work_header(project),
+        "active": active_time(assignment) if live else None,
+        "heartbeat_s": settings.HEARTBEAT_INTERVAL_S,
     }, title=project.name)
 
 
@@ -252,6 +277,20 @@ def extend(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @page(Audience.EXPERT)
 @require_POST
+def heartbeat(request: HttpRequest, assignment_id: int) -> JsonResponse:
+    """What the work page sends while the item is open and in focus: the API's heartbeat,
+    answered with the same figures."""
+    try:
+        beat = record_heartbeat(assignment_id=assignment_id, user=request.user)
+    except Assignment.DoesNotExist as missing:
+        raise Http404("No such assignment.") from missing
+    except Conflict as refused:
+        return JsonResponse({"detail": refused.message, "code": refused.code}, status=409)
+    return JsonResponse(asdict(beat))
+
+
+@page(Audience.EXPERT)
+@require_POST
 def comment(request: HttpRequest, assignment_id: int) -> HttpResponse:
     """A comment on the item, for the customer's team and the others who worked it."""
     assignment = held_lease(request, assignment_id)
@@ -269,6 +308,7 @@ urlpatterns = [
     path("work/<int:assignment_id>/", lease, name="work-lease"),
     path("work/<int:assignment_id>/skip/", skip, name="work-skip"),
     path("work/<int:assignment_id>/extend/", extend, name="work-extend"),
+    path("work/<int:assignment_id>/heartbeat/", heartbeat, name="work-heartbeat"),
     path("work/<int:assignment_id>/comments/", comment, name="work-comment"),
 ]
 menu = [

@@ -447,3 +447,50 @@ def test_the_header_shows_the_time_per_item_and_the_hourly_pay(work):
     Project.objects.filter(pk=work["project"].pk).update(estimated_seconds=None)
     text = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
     assert 'id="work-estimate"' not in text
+
+
+# -- active time ------------------------------------------------------------------------------
+
+
+def test_the_page_heartbeats_into_the_same_active_time_as_the_api(work, settings):
+    settings.HEARTBEAT_INTERVAL_S = 7
+    lease = lease_for(work["expert"], work["project"])
+    page = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert f'data-heartbeat-url="/workspace/work/{lease.pk}/heartbeat/"' in page
+    assert 'data-heartbeat-s="7"' in page
+    assert 'id="active-time"' not in page, "a per-task lease shows no clock of hours"
+    Assignment.objects.filter(pk=lease.pk).update(
+        leased_at=timezone.now() - timedelta(seconds=20))
+    response = work["client"].post(f"/workspace/work/{lease.pk}/heartbeat/")
+    assert response.status_code == 200
+    data = response.json()
+    assert 20 <= data["active_s"] == data["counted_s"] <= 21
+    assert data["cap_left_s"] is None
+    lease.refresh_from_db()
+    assert lease.active_s == data["active_s"]
+
+
+def test_an_hourly_lease_shows_its_active_time_and_the_week(customer):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    project = factories.project(customer, items=2, contract="hourly", hourly_rate="40.00",
+                                weekly_cap_hours=Decimal(20))
+    expert = factories.expert()
+    earlier, lease = lease_for(expert, project), lease_for(expert, project)
+    Assignment.objects.filter(pk=earlier.pk).update(active_s=3 * 3600)
+    Assignment.objects.filter(pk=lease.pk).update(active_s=125)
+    text = signed_in(expert).get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert ('Active time on this item <strong class="work-active-item">2:05</strong> · this '
+            'week <span class="work-active-week">3.0</span> of 20.0 h') in text
+
+
+def test_a_heartbeat_on_a_finished_lease_is_409_and_on_anothers_404(work):
+    lease = lease_for(work["expert"], work["project"])
+    intruder = signed_in(factories.expert())
+    assert intruder.post(f"/workspace/work/{lease.pk}/heartbeat/").status_code == 404
+    assert work["client"].get(f"/workspace/work/{lease.pk}/heartbeat/").status_code == 405
+    services.skip(assignment_id=lease.pk, user=work["expert"], reason="Outside my expertise")
+    response = work["client"].post(f"/workspace/work/{lease.pk}/heartbeat/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_skipped"
+    page = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
+    assert "data-heartbeat-url" not in page

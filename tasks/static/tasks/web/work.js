@@ -45,6 +45,36 @@ document.documentElement.classList.add("js");
     form.addEventListener("submit", function () { tick(); input.value = total.toFixed(1); });
   }
 
+  // -- heartbeats: while the item is open and in front of the expert, say so --------------
+  // The server counts the time between them as active time (up to its idle threshold) and
+  // answers with the lease's and the week's figures, which an hourly lease shows.
+  function startHeartbeats() {
+    const page = document.querySelector(".work-page");
+    if (!page || !page.dataset.heartbeatUrl) { return; }
+    const tokenInput = document.querySelector("input[name=csrfmiddlewaretoken]");
+    const box = document.getElementById("active-time");
+    let timer = null;
+    function show(data) {
+      if (!box) { return; }
+      box.querySelector(".work-active-item").textContent = clock(data.active_s);
+      box.querySelector(".work-active-week").textContent = (data.week_logged_s / 3600).toFixed(1);
+      box.querySelector(".work-active-note").textContent = data.cap_reached
+        ? " · this week's cap is reached: further time counts nothing" : "";
+    }
+    function beat() {
+      if (document.visibilityState !== "visible" || !document.hasFocus()) { return; }
+      fetch(page.dataset.heartbeatUrl, {
+        method: "POST", credentials: "same-origin",
+        headers: {"X-CSRFToken": tokenInput ? tokenInput.value : "", "Accept": "application/json"},
+      }).then(function (response) {
+        if (response.status === 404 || response.status === 409) { window.clearInterval(timer); return null; }
+        return response.ok ? response.json() : null;
+      }).then(function (data) { if (data) { show(data); } })
+        .catch(function () { /* the next beat tries again */ });
+    }
+    timer = window.setInterval(beat, Number(page.dataset.heartbeatS) * 1000);
+  }
+
   // -- the lease's countdown ---------------------------------------------------------------
   function startCountdown() {
     const box = document.getElementById("lease-clock");
@@ -605,6 +635,7 @@ document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
     if (!document.querySelector(".work-page")) { return; }
     startCountdown();
+    startHeartbeats();
     document.querySelectorAll("form.work-inplace").forEach(inPlace);
     setUpInstructions();
     const form = document.getElementById("answer-form");
