@@ -1,4 +1,5 @@
 import random
+from decimal import Decimal
 
 import pytest
 
@@ -416,3 +417,36 @@ def test_contract_and_hourly_rate_freeze_once_experts_started(customer):
     assert response.status_code == 400
     assert set(response.json()) == {"contract", "hourly_rate"}
     assert client.patch(url, {"weekly_cap_hours": "10"}, format="json").status_code == 200
+
+
+def test_the_hourly_floor_refuses_publishing_and_lowering_pay_by_name(customer, organization,
+                                                                     settings):
+    settings.HOURLY_RATE_FLOOR, settings.PLATFORM_FEE_RATE = Decimal("15.00"), Decimal("0.20")
+    client = client_for(customer)
+    response = client.post(PROJECTS, body(organization, estimated_seconds=1200), format="json")
+    assert response.status_code == 201, response.json()
+    project = Project.objects.get(pk=response.json()["id"])
+    factories.add_items(project, [factories.preference_data(0)], activate=False)
+    response = client.post(f"{PROJECTS}{project.pk}/activate/")
+    assert response.status_code == 400
+    assert response.json() == {"price_per_item": [
+        "4.00 USD per item for about 20 min (customer's estimate) pays the expert 9.60 USD/h "
+        "after the platform fee, below the floor of 15.00 USD/h; raise the price to at least "
+        "6.25 USD or lower the estimate."]}
+    assert client.patch(f"{PROJECTS}{project.pk}/", {"estimated_seconds": 600},
+                        format="json").status_code == 200
+    assert client.post(f"{PROJECTS}{project.pk}/activate/").status_code == 200
+    response = client.patch(f"{PROJECTS}{project.pk}/", {"estimated_seconds": 1200},
+                            format="json")
+    assert (response.status_code, list(response.json())) == (400, ["price_per_item"])
+    project.refresh_from_db()
+    assert (project.status, project.estimated_seconds) == ("active", 600)
+
+
+def test_projects_without_an_estimate_or_pay_are_not_held_to_the_floor(owner_client,
+                                                                       organization):
+    for changes in ({}, {"price_per_item": "0.00", "estimated_seconds": 3600}):
+        response = owner_client.post(PROJECTS, body(organization, **changes), format="json")
+        project = Project.objects.get(pk=response.json()["id"])
+        factories.add_items(project, [factories.preference_data(0)], activate=False)
+        assert owner_client.post(f"{PROJECTS}{project.pk}/activate/").status_code == 200
