@@ -5,12 +5,14 @@ holds afterwards is exactly what the API would have stored."""
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from tasks.models import Annotation, Assignment, Comment
+from tasks.routing import next_assignment
 from tests import factories
 
 PROMPT = "A 64-year-old on warfarin asks whether ibuprofen is safe for knee pain."
@@ -349,3 +351,24 @@ def test_more_time_a_comment_a_skip_and_the_countdown(page, login, screenshot, t
     expect(page.locator("#submit-answer")).to_be_disabled()
     expect(clock).to_contain_text("time is up")
     screenshot("work-expired")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_hourly_lease_counts_active_time_from_the_pages_heartbeats(page, login, screenshot,
+                                                                      taxonomy, settings):
+    settings.HEARTBEAT_INTERVAL_S = 1
+    owner = factories.customer()
+    factories.fund(factories.organization_of(owner), "500.00")
+    project = factories.project(owner, items=2, contract="hourly", hourly_rate="40.00",
+                                weekly_cap_hours=Decimal(20))
+    expert = factories.expert()
+    lease = next_assignment(expert, project).assignment
+    login(expert)
+    page.goto(f"/workspace/work/{lease.pk}/")
+    active = page.locator("#active-time")
+    expect(active).to_contain_text("Active time on this item 0:00 · this week 0.0 of 20.0 h")
+    expect(active.locator(".work-active-item")).to_have_text(re.compile(r"^0:0[3-9]$"))
+    screenshot("work-hourly-active-time")
+    lease.refresh_from_db()
+    assert lease.active_s >= 3
+    assert lease.last_active_at > lease.leased_at
