@@ -24,8 +24,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from accounts.models import Organization
+from tasks.activity import cap_seconds
 from tasks.models import Assignment, Project
 
+from . import hourly
 from .ledger import ZERO, find_account, money
 from .models import Account, Bonus, Deposit, Entry, Payout, TimeEntry, Transaction, WeeklyPayment
 from .services import lease_hold, refusal
@@ -66,8 +68,19 @@ class Funding:
 
 
 def funding(project: Project) -> Funding:
-    """Whether the project can lease another task now, and if not, why."""
-    hold = lease_hold(project)
+    """Whether the project can lease another task now, and if not, why.
+
+    An hourly lease holds the cost of all the time it may log: its window at the hourly
+    rate, within the weekly cap (an expert with less of the cap left holds less).
+    """
+    if project.contract == HOURLY:
+        seconds = min(project.assignment_ttl_s, cap_seconds(project))
+        hold = hourly.cost(project.hourly_rate, seconds)
+        why = (f"{project.organization.name}'s balance cannot cover {hours(seconds)} h of work "
+               f"at {project.hourly_rate} {project.currency}/h ({hold} {project.currency})")
+    else:
+        hold = lease_hold(project)
+        why = refusal(project, project.organization, hold)
     owner = {"organization_id": project.organization_id}
     available = find_account(Account.Kind.ORGANIZATION, project.currency, **owner)
     reserved = find_account(Account.Kind.RESERVED, project.currency, **owner)
@@ -75,7 +88,7 @@ def funding(project: Project) -> Funding:
     can_lease = hold <= 0 or balance >= hold
     return Funding(currency=project.currency, hold_per_task=hold, available=balance,
                    reserved=reserved.balance if reserved else ZERO, can_lease=can_lease,
-                   reason="" if can_lease else refusal(project, project.organization, hold))
+                   reason="" if can_lease else why)
 
 
 def organization_currency(organization: Organization) -> str:

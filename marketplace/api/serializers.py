@@ -128,7 +128,9 @@ class StatementLineSerializer(ModelSerializer):
 class FundingSerializer(serializers.Serializer):
     currency = serializers.CharField()
     hold_per_task = AmountField(help_text="What one lease reserves: the price, plus the "
-                                          "quality bonus it may earn.")
+                                          "quality bonus it may earn; on hourly contracts "
+                                          "the lease's window at the hourly rate, within "
+                                          "the weekly cap.")
     available = AmountField()
     reserved = AmountField()
     can_lease = serializers.BooleanField()

@@ -18,6 +18,7 @@ from tests.conftest import client_for
 from tests.marketplace.conftest import (
     assert_books_balance,
     deposit,
+    hourly_project,
     hourly_worked,
     lease,
     next_week,
@@ -210,6 +211,24 @@ class TestFunding:
         assert response["X-Next-Reason"] == (
             f"project {project.pk}: {organization.name}'s balance cannot cover another "
             f"task at 4.00 USD")
+
+    def test_an_hourly_project_holds_a_leases_window_at_its_rate(self, customer,
+                                                                  organization):
+        """A 30-minute window at 36.00/h holds 18.00; the expert is told what the project's
+        funding says."""
+        project = hourly_project(customer, assignment_ttl_s=1800)
+        url = f"/api/v1/projects/{project.pk}/funding/"
+        reason = (f"{organization.name}'s balance cannot cover 0.50 h of work at 36.00 USD/h "
+                  f"(18.00 USD)")
+        assert client_for(customer).get(url).json() == {
+            "currency": "USD", "hold_per_task": "18.00", "available": "0.00",
+            "reserved": "0.00", "can_lease": False, "reason": reason}
+        response = client_for(factories.expert()).post("/api/v1/assignments/next/")
+        assert response.status_code == 204
+        assert response["X-Next-Reason"] == f"project {project.pk}: {reason}"
+        deposit(organization, "18.00")
+        data = client_for(customer).get(url).json()
+        assert (data["can_lease"], data["reason"]) == (True, "")
 
 
 class TestBonuses:
