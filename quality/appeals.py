@@ -29,13 +29,12 @@ from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, Project
 from tasks.signals import assignment_pay_requested, rejection_appeal_denied, rejection_appealed
 
-from .history import OPERATOR
+from .history import DEADLINE, OPERATOR
 from .models import Appeal, QualityAction, QualityRule, Review
 from .rules import UNDO
 
 logger = logging.getLogger(__name__)
 
-DEADLINE = "Deadline"
 FIRST_DECIDER_REFUSAL = ("You decided this first; another QA lead decides this appeal, so that "
                          "the expert gets a second pair of eyes.")
 
@@ -75,14 +74,15 @@ def _first_reviewer_id(annotation_id: int) -> int | None:
             .order_by("-decided_at", "-id").values_list("reviewer_id", flat=True).first())
 
 
-def choose_assignee(organization_id: int, first_decided_by_id: int | None):
-    """The organization's member with the review right, other than the first decider, with
-    the fewest pending appeals (the lowest id on a tie); None when there is no such member."""
+def choose_assignee(organization_id: int, first_decided_by_id: int | None, expert_id: int):
+    """The organization's member with the review right, other than the first decider and
+    the expert, with the fewest pending appeals (the lowest id on a tie); None when there is
+    no such member."""
     reviewers = Membership.objects.filter(organization_id=organization_id,
                                           role__in=ROLES_FOR[Action.REVIEW])
     candidates = (get_user_model().objects.filter(pk__in=reviewers.values("user_id"),
                                                   is_active=True)
-                  .exclude(pk=first_decided_by_id)
+                  .exclude(pk__in=[first_decided_by_id, expert_id])
                   .annotate(pending=Count("assigned_appeals",
                                           filter=Q(assigned_appeals__status=Appeal.Status.PENDING)))
                   .order_by("pending", "pk"))
@@ -122,7 +122,7 @@ def file_appeal(*, expert, reason: str, annotation_id: int | None = None,
     if decided_at and not open_for_appeal(decided_at, now):
         raise Conflict(f"Decisions may be appealed for {settings.APPEAL_WINDOW_DAYS} days; this "
                        f"one is from {decided_at:%Y-%m-%d}.", code="too_late")
-    assignee = choose_assignee(project.organization_id, first)
+    assignee = choose_assignee(project.organization_id, first, expert.pk)
     try:
         with transaction.atomic():
             appeal = Appeal.objects.create(
@@ -257,6 +257,8 @@ def decide_appeal(*, appeal_id: int, by, upheld: bool, reason: str) -> Appeal:
         raise ValidationError({"reason": ["Give the expert the reason for the decision."]})
     if appeal.status != Appeal.Status.PENDING:
         raise Conflict(f"This appeal was {appeal.status} already.", code="decided")
+    if by.pk == appeal.expert_id:
+        raise PermissionDenied("Nobody decides their own appeal.")
     if appeal.assignee_id is not None and by.pk == appeal.first_decided_by_id:
         raise PermissionDenied(FIRST_DECIDER_REFUSAL)
     return _decide(appeal, by=by, upheld=upheld, reason=reason)

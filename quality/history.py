@@ -21,6 +21,7 @@ from .models import Appeal, QualityAction, Review
 
 OPERATOR = "Platform operator"
 RULE = "Quality rule"
+DEADLINE = "Appeal deadline"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def reviewer_roles(reviews: Sequence[Review],
     words = {}
     for review in reviews:
         if review.reviewer_id is None:
-            words[review.pk] = RULE
+            # Nobody decided: a rule voided the work, or an appeal's deadline passed.
+            words[review.pk] = RULE if review.verdict == Review.Verdict.REJECT else DEADLINE
             continue
         organization = organization_of[review.annotation_id]
         words[review.pk] = role_of.get((review.reviewer_id, organization)) or (

@@ -36,7 +36,7 @@ class MyAppealSerializer(ModelSerializer):
     project_name = serializers.CharField(source="project.name", read_only=True)
     decided_by = serializers.SerializerMethodField(
         help_text="Who decided, by role (\"QA lead\", \"Owner\", \"Platform operator\") or "
-                  "\"Deadline\" when nobody decided in time; empty while pending.")
+                  "\"Appeal deadline\" when nobody decided in time; empty while pending.")
     details = serializers.JSONField(read_only=True)
 
     class Meta:

@@ -60,6 +60,7 @@ def my_appeals(request: HttpRequest) -> HttpResponse:
 
 def _may_decide(user, appeal: Appeal) -> bool:
     return (access.may(user, access.Action.REVIEW, appeal.project.organization_id)
+            and user.pk != appeal.expert_id
             and not (appeal.assignee_id and appeal.first_decided_by_id == user.pk))
 
 

@@ -50,7 +50,9 @@ def history_list(request: HttpRequest) -> HttpResponse:
         if (annotation := history.annotation_of(a)) is not None])
     lines = [{"assignment": a, "outcome": outcomes[a.pk], "paid": paid.get(a.pk),
               "appeal": appealed.get(("annotation", getattr(history.annotation_of(a), "pk",
-                                                            None)))}
+                                                            None))),
+              "appealable": (a.status == Assignment.Status.REJECTED
+                             and appeals.open_for_appeal(a.finished_at))}
              for a in rows.object_list]
     return render(request, "quality/web/history.html",
                   {"filters": filters, "page_obj": rows, "lines": lines},

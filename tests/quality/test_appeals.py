@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Expertise, Membership
 from config.exceptions import Conflict
 from marketplace.models import Transaction
-from quality import appeals, jobs, reviews
+from quality import appeals, history, jobs, reviews
 from quality.models import Appeal, QualityAction, QualityRule, Review
 from quality.rules import evaluate_rules, reverse_action
 from tasks import services as task_services
@@ -208,6 +208,16 @@ class TestDeciding:
         assert list(blank.value.message_dict) == ["reason"]
         assert Appeal.objects.get(pk=appeal.pk).status == "pending"
 
+    def test_nobody_is_assigned_or_decides_their_own_appeal(self, setting, expert):
+        Membership.objects.create(user=expert, organization=setting.organization,
+                                  role=Membership.Role.QA_LEAD)
+        Membership.objects.filter(user=setting.owner).update(role=Membership.Role.MEMBER)
+        Membership.objects.filter(user=setting.second_lead).delete()
+        appeal = appeal_of(rejected(setting.project, expert, setting.qa_lead))
+        assert appeal.assignee is None
+        with pytest.raises(PermissionDenied, match="Nobody decides their own appeal"):
+            appeals.decide_appeal(appeal_id=appeal.pk, by=expert, upheld=True, reason="Me.")
+
     def test_the_only_reviewer_may_decide_their_own_first_decision(self, expert):
         owner = factories.customer()
         factories.fund(factories.organization_of(owner), "8.00")
@@ -311,6 +321,9 @@ class TestLapse:
         assert appeal.decision_reason.startswith("No decision by ")
         assert appeal.decision_reason.endswith(" UTC: decided in the expert's favour.")
         assert earned(expert) == Decimal("3.20")
+        assert history.record_of(annotation.assignment).outcome == history.Outcome(
+            "accepted", "Accepted", history.DEADLINE,
+            f"Rejection overturned on appeal. {appeal.decision_reason}", appeal.decided_at)
         assert Appeal.objects.get(pk=waiting.pk).status == "pending"
         assert ("quality.jobs.decide_lapsed_appeals", 15) in jobs.SCHEDULES
 

@@ -1,9 +1,13 @@
 """Appeals in the workspace: the expert appeals from their history and reads the decision by
 the decider's role; the QA lead's desk lists appeals in queue order and decides them."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from quality.models import Appeal
+from tasks.models import Assignment
 from tests import factories
 from tests.quality.appeal_setup import (
     appeal_of,
@@ -40,6 +44,18 @@ class TestExpert:
         assert "Your appeal" in text and "Waiting for a decision" in text
         assert "Appeal this rejection" not in text
         assert "Waiting for a decision" in client.get("/workspace/history/").content.decode()
+
+    def test_no_appeal_past_the_window(self, setting, expert, settings):
+        annotation = rejected(setting.project, expert, setting.qa_lead)
+        client = signed_in(expert)
+        assert "#appeal" in client.get("/workspace/history/").content.decode()
+        Assignment.objects.filter(pk=annotation.assignment_id).update(
+            finished_at=timezone.now() - timedelta(days=settings.APPEAL_WINDOW_DAYS, hours=1))
+        assert "#appeal" not in client.get("/workspace/history/").content.decode()
+        page = f"/workspace/history/{annotation.assignment_id}/"
+        assert client.get(page).context["appeal_form"] is None
+        client.post(page, {"annotation": annotation.pk, "reason": "Late."})
+        assert not Appeal.objects.exists()
 
     def test_the_decision_is_shown_by_role(self, setting, expert):
         annotation = rejected(setting.project, expert, setting.qa_lead)
