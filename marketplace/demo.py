@@ -13,8 +13,8 @@ User = get_user_model()
 
 
 def seed(demo: Demo) -> None:
-    """A deposit for Acme AI, so that its paid projects hand out work at once; its reference
-    makes a second run record nothing."""
+    """A deposit for Acme AI, so that its paid projects, the hourly one too, hand out work
+    at once; its reference makes a second run record nothing."""
     services.record_deposit(organization=Organization.objects.get(name=ORGANIZATION),
                             amount=Decimal("1000.00"), currency="USD",
                             reference="demo-opening-deposit",

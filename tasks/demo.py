@@ -1,5 +1,5 @@
-"""The tasks part of the demo data: four active projects of the demo organization with
-items, and the work the demo experts have done on them.
+"""The tasks part of the demo data: five active projects of the demo organization with
+items (one paid by the hour), and the work the demo experts have done on them.
 
 ``seed`` creates the projects; ``work`` (run once the organization is funded) has experts
 pull items through routing and answer them through ``services.submit``, as the pages and the
@@ -247,6 +247,34 @@ TRIAGE = [
      "urgent"),
 ]
 TRIAGE_LABELS = ["emergency", "urgent", "routine", "self_care"]
+# Questions a biologist answers in writing, paid by the hour: (question, the answer).
+BIOLOGY_PROMPTS = [
+    ("Explain what a genome-wide association study can and cannot tell a patient.",
+     "It finds common variants that are more frequent in people with a trait. Each usually "
+     "shifts risk only slightly, the variant is often a marker near the cause rather than the "
+     "cause, and results from one ancestry may not carry over to another. It does not "
+     "diagnose anyone."),
+    ("Why do siblings with the same parents differ genetically?",
+     "Each parent passes on a random half of their chromosomes, and crossing over during "
+     "meiosis shuffles segments within them, so apart from identical twins siblings share "
+     "about half of their variable DNA."),
+    ("What does CRISPR-Cas9 do, in plain words?",
+     "A guide RNA leads the Cas9 enzyme to a matching DNA sequence, where it cuts both "
+     "strands; the cell's repair then disables the gene or, with a template, writes in a "
+     "chosen change."),
+    ("How does long-term potentiation relate to memory?",
+     "Repeated activation strengthens a synapse for hours to months, largely by adding AMPA "
+     "receptors after NMDA receptor-driven calcium entry; it is the best-studied cellular "
+     "mechanism thought to store memories, especially in the hippocampus."),
+    ("What is epigenetic inheritance, and how strong is the evidence in humans?",
+     "Changes in gene activity without changes in DNA sequence, such as DNA methylation, "
+     "passed to daughter cells. Passing them across generations is well shown in plants and "
+     "worms, but in humans most marks are erased in germ cells and the evidence is weak."),
+    ("Why are mitochondrial diseases inherited from the mother?",
+     "Mitochondria and their DNA come from the egg; the sperm's few mitochondria are "
+     "destroyed after fertilisation. Severity varies because cells carry mixtures of normal "
+     "and mutant copies."),
+]
 
 
 @dataclass(frozen=True)
@@ -295,6 +323,14 @@ def _contracts() -> tuple[list[dict], dict[str, dict]]:
     return rows, answers
 
 
+def _biology() -> tuple[list[dict], dict[str, dict]]:
+    rows = [{"external_id": f"biology-{n:02d}", "data": {"prompt": prompt}}
+            for n, (prompt, _) in enumerate(BIOLOGY_PROMPTS, start=1)]
+    answers = {f"biology-{n:02d}": {"response": response}
+               for n, (_, response) in enumerate(BIOLOGY_PROMPTS, start=1)}
+    return rows, answers
+
+
 def _triage() -> tuple[list[dict], dict[str, dict]]:
     rows = [{"external_id": f"triage-{n:02d}", "data": {"text": message}}
             for n, (message, _) in enumerate(TRIAGE, start=1)]
@@ -315,6 +351,7 @@ CARDIOLOGY_PROJECT = "Cardiology answer preferences"
 ML_PROJECT = "ML answer quality rubric"
 CONTRACTS_PROJECT = "Contract law explanations"
 TRIAGE_PROJECT = "Patient message triage"
+BIOLOGY_PROJECT = "Biology explained (hourly)"
 
 PROJECTS = [
     DemoProject(
@@ -352,12 +389,23 @@ PROJECTS = [
                   "overlap": 3, "review_rate": Decimal("0.20"), "min_degree": "md",
                   "price_per_item": Decimal("1.50"), "currency": "USD"},
         shifts=[("expert02", 6), ("expert07", 6), ("expert10", 6), ("expert14", 4)]),
+    # Paid by the hour of active time, weekly, in the parent domain (a geneticist and a
+    # neuroscientist may work on it). No shifts: time is tracked only while an expert really
+    # has an item open, so its hours come from whoever tries it.
+    DemoProject(
+        BIOLOGY_PROJECT, "sft", "biology",
+        "Answer as you would a curious student: correct, plain English, under 200 words. "
+        "Paid by the hour of active time while the item is open.",
+        *_biology(),
+        settings={"overlap": 1, "review_rate": Decimal("0.50"), "contract": "hourly",
+                  "hourly_rate": Decimal("45.00"), "weekly_cap_hours": Decimal("10"),
+                  "estimated_seconds": 900, "assignment_ttl_s": 1800, "currency": "USD"}),
 ]
 
 
 def seed(demo: Demo) -> None:
-    """Four active projects of Acme AI with items, one in a parent domain (medicine) that
-    takes the physicians of every medical subdomain."""
+    """Five active projects of Acme AI with items, two in a parent domain (medicine,
+    biology) that takes the experts of every subdomain, one of them hourly."""
     owner = User.objects.get(username=ORG_OWNER)
     organization = Organization.objects.get(name=ORGANIZATION)
     for spec in PROJECTS:

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -11,7 +12,7 @@ from marketplace import ledger, statements
 from marketplace.models import Entry, Transaction
 from quality.models import AgreementReport, Review
 from tasks import schema
-from tasks.demo import CONTRACTS_PROJECT, PROJECTS, TRIAGE_PROJECT, answer_of
+from tasks.demo import BIOLOGY_PROJECT, CONTRACTS_PROJECT, PROJECTS, TRIAGE_PROJECT, answer_of
 from tasks.models import Annotation, Assignment, Batch, Item, Project
 from tasks.routing import eligible_projects
 
@@ -40,7 +41,7 @@ def snapshot() -> list:
     ]
 
 
-def test_acme_gets_four_active_projects_with_items(seeded):
+def test_acme_gets_five_active_projects_with_items(seeded):
     projects = {p.name: p for p in Project.objects.filter(organization__name="Acme AI")}
     assert set(projects) == {spec.name for spec in PROJECTS}
     assert {p.status for p in projects.values()} == {"active"}
@@ -53,6 +54,10 @@ def test_acme_gets_four_active_projects_with_items(seeded):
     assert projects["Contract law explanations"].items.count() == 10
     assert projects[TRIAGE_PROJECT].domain.slug == "medicine"
     assert projects[TRIAGE_PROJECT].items.count() == 12
+    biology = projects[BIOLOGY_PROJECT]
+    assert (biology.contract, biology.hourly_rate, biology.price_per_item) == (
+        "hourly", Decimal("45.00"), Decimal("0.00"))
+    assert statements.funding(biology).hold_per_task == Decimal("22.50")
 
 
 def test_every_project_has_an_expert_to_spare_beyond_its_overlap(seeded):
@@ -142,6 +147,7 @@ def test_demo_experts_pull_work_at_once(seeded, api):
         ("expert03", "Contract law explanations"),
         ("expert08", "Contract law explanations"),
         ("expert02", TRIAGE_PROJECT),
+        ("expert12", BIOLOGY_PROJECT),
     ]:
         token = api.post("/api/v1/auth/token/", {"username": username,
                                                  "password": DEMO_PASSWORD}).json()["token"]
