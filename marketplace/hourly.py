@@ -124,30 +124,25 @@ def release_unlogged(assignment: Assignment, project: Project) -> None:
 
 
 @transaction.atomic
-def accrue(assignments: Iterable[Assignment], project: Project) -> list[TimeEntry]:
+def accrue(assignments: Iterable[Assignment], project: Project) -> None:
     """Book the active time of decided hourly leases, once per lease: a time entry, its cost
     from the hold (available funds for any part the hold lacks) to the organization's
     payable account, and the rest of the hold back. A lease with no active time books
-    nothing and gives its whole hold back. Returns the entries written."""
+    nothing and gives its whole hold back."""
     assignments = list(assignments)
     booked = set(TimeEntry.objects.filter(assignment__in=[a.pk for a in assignments])
                  .values_list("assignment_id", flat=True))
-    entries = []
     for assignment in assignments:
         if assignment.pk not in booked:
-            entry = _accrue(assignment, project)
-            if entry is not None:
-                entries.append(entry)
-    return entries
+            _accrue(assignment, project)
 
 
-def _accrue(assignment: Assignment, project: Project) -> TimeEntry | None:
+def _accrue(assignment: Assignment, project: Project) -> None:
     currency = project.currency
     held = _held(assignment.pk)
     amount = cost(project.hourly_rate, assignment.active_s)
-    entry = None
     if assignment.active_s > 0:
-        entry = TimeEntry.objects.create(
+        TimeEntry.objects.create(
             assignment_id=assignment.pk, project_id=project.pk, expert_id=assignment.expert_id,
             week=week_start(assignment.leased_at).date(), seconds=assignment.active_s,
             rate=project.hourly_rate, amount=amount, currency=currency)
@@ -172,7 +167,6 @@ def _accrue(assignment: Assignment, project: Project) -> TimeEntry | None:
     if held > 0:
         _release(assignment, project, held, f"accrue:{assignment.pk}:release",
                  f"Hold of assignment {assignment.pk} beyond its {assignment.status} time")
-    return entry
 
 
 @transaction.atomic

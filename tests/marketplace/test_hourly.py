@@ -15,7 +15,7 @@ from marketplace import jobs
 from marketplace.hourly import cost, pay_weekly, withhold_time
 from marketplace.models import TimeEntry, Transaction, WeeklyPayment
 from tasks import services as task_services
-from tasks.activity import week_start
+from tasks.activity import record_heartbeat, week_start
 from tasks.models import Assignment
 from tasks.routing import reclaim_expired
 from tests import factories
@@ -201,6 +201,17 @@ class TestDecidedTime:
         assert not TimeEntry.objects.exists()
         assert (available(funded), reserved(funded), payable(funded)) == (
             Decimal("100.00"), 0, 0)
+        assert_books_balance()
+
+    def test_time_counted_by_heartbeats_is_what_is_booked(self, customer, funded, expert):
+        project = hourly_project(customer)
+        assignment = lease(expert, project).assignment
+        for offset in (60, 150, 210):  # the 90 s gap is within the idle threshold
+            record_heartbeat(assignment_id=assignment.pk, user=expert,
+                             now=assignment.leased_at + timedelta(seconds=offset))
+        task_services.approve_assignment(submit(assignment))
+        assert (TimeEntry.objects.get().seconds, payable(funded), reserved(funded)) == (
+            210, Decimal("2.10"), 0)
         assert_books_balance()
 
     def test_per_task_work_books_no_time(self, customer, funded, expert):
