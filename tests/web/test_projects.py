@@ -514,3 +514,29 @@ def test_a_qa_lead_cannot_change_pay(owner, organization):
     assert response.context["form"].non_field_errors()
     project.refresh_from_db()
     assert project.price_per_item == Decimal("4.00")
+
+
+def test_the_hourly_floor_is_shown_on_the_price_field_and_on_activation(owner, settings):
+    settings.HOURLY_RATE_FLOOR, settings.PLATFORM_FEE_RATE = Decimal("15.00"), Decimal("0.20")
+    project = factories.project(owner, items=1, price_per_item=Decimal("4.00"))
+    Project.objects.filter(pk=project.pk).update(estimated_seconds=600)
+    client = signed_in(owner)
+    url = f"/workspace/projects/{project.pk}/pay/"
+    kept = {"contract": "per_task", "price_per_item": "4.00", "hourly_rate": "0.00",
+            "weekly_cap_hours": "40.00", "estimated_minutes": "10.0"}
+    refused = client.post(url, {**kept, "estimated_minutes": "20"})
+    assert refused.status_code == 200
+    assert refused.context["form"].errors == {"price_per_item": [
+        "4.00 USD per item for about 20 min (customer's estimate) pays the expert 9.60 USD/h "
+        "after the platform fee, below the floor of 15.00 USD/h; raise the price to at least "
+        "6.25 USD or lower the estimate."]}
+    project.refresh_from_db()
+    assert project.estimated_seconds == 600
+
+    services.transition_project(user=owner, project=project, action="pause")
+    Project.objects.filter(pk=project.pk).update(estimated_seconds=1200)
+    response = client.post(f"/workspace/projects/{project.pk}/status/",
+                           {"action": "activate"}, follow=True)
+    assert "pays the expert 9.60 USD/h after the platform fee" in response.content.decode()
+    project.refresh_from_db()
+    assert project.status == "paused"
