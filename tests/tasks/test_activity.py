@@ -185,19 +185,17 @@ def test_concurrent_heartbeats_on_two_leases_count_at_most_the_wall_time(custome
     Assignment.objects.filter(pk__in=[a.pk for a in leases]).update(leased_at=began)
 
     threads = 8
-    connected = threading.Barrier(threads)
+    ready = threading.Barrier(threads)
 
     def beats(assignment):
         def run():
-            connection.ensure_connection()
-            connected.wait()
             counted = 0
             for _ in range(3):
                 counted += record_heartbeat(assignment_id=assignment.pk,
                                             user=expert).counted_s
                 time.sleep(0.05)
             return counted
-        return run
+        return connected(ready, run)
 
     results = race(*[beats(leases[n % 2]) for n in range(threads)])
     ended = timezone.now()
@@ -206,3 +204,49 @@ def test_concurrent_heartbeats_on_two_leases_count_at_most_the_wall_time(custome
                 .values_list("active_s", flat=True))
     assert total == sum(results)
     assert 5 <= total <= (ended - began).total_seconds()
+
+
+@pytest.mark.postgres
+def test_a_heartbeat_racing_the_submission_of_its_lease_never_deadlocks(customer):
+    expert = factories.expert()
+    project = factories.project(customer, items=3)
+    leases = [lease(expert, project, started_ago_s=5) for _ in range(3)]
+    Assignment.objects.filter(pk__in=[a.pk for a in leases]).update(
+        last_active_at=timezone.now() - timedelta(seconds=2))
+    deadlocks_before = deadlocks()
+    for n, assignment in enumerate(leases):
+        other = leases[(n + 1) % len(leases)]
+        ready = threading.Barrier(3)
+        results = race(
+            connected(ready, lambda a=assignment: services.submit(
+                assignment_id=a.pk, user=expert, answer=ANSWER)),
+            connected(ready, lambda a=assignment: record_heartbeat(assignment_id=a.pk,
+                                                                   user=expert)),
+            connected(ready, lambda a=other: record_heartbeat(assignment_id=a.pk,
+                                                              user=expert)))
+        refused = [r for r in results[1:] if isinstance(r, Exception)]
+        assert all(isinstance(r, Conflict) and r.code == "already_submitted" for r in refused), \
+            results
+        assert not isinstance(results[0], Exception), results
+    submitted = Assignment.objects.filter(pk__in=[a.pk for a in leases])
+    assert {a.status for a in submitted} == {Assignment.Status.SUBMITTED}
+    assert deadlocks() == deadlocks_before, "a retry hid a deadlock"
+
+
+def connected(ready: threading.Barrier, call):
+    """`call`, started once every racing thread holds its connection: opening one takes
+    longer than the transactions that race."""
+    def run():
+        connection.ensure_connection()
+        ready.wait()
+        return call()
+    return run
+
+
+def deadlocks() -> int:
+    """Deadlocks PostgreSQL has broken in this database so far."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = "
+                       "current_database()")
+        return cursor.fetchone()[0]
