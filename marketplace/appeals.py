@@ -14,7 +14,7 @@ from tasks.models import Assignment, Project
 
 from . import ledger
 from .ledger import InsufficientFunds, Line
-from .models import Account, Transaction
+from .models import Account, Entry, Transaction
 
 
 def hold_key(appeal_id: int) -> str:
@@ -47,12 +47,14 @@ def hold_for_appeal(assignment: Assignment, appeal_id: int) -> bool:
 
 @transaction.atomic
 def release_appeal_hold(assignment: Assignment, appeal_id: int) -> None:
-    """Give back what the assignment still holds once its appeal is denied."""
-    held = ledger.outstanding_holds([assignment.pk]).get(assignment.pk)
-    if held is None:
+    """Give back what the appeal held once it is denied: the hold, or what of it the
+    assignment still holds; never another hold of the assignment's."""
+    hold = (Entry.objects.filter(transaction__idempotency_key=hold_key(appeal_id), amount__gt=0)
+            .select_related("account").first())
+    outstanding = ledger.outstanding_holds([assignment.pk]).get(assignment.pk)
+    if hold is None or outstanding is None:
         return
-    reserved_id, amount = held
-    reserved = Account.objects.get(pk=reserved_id)
+    reserved, amount = hold.account, min(hold.amount, outstanding[1])
     available = ledger.get_account(Account.Kind.ORGANIZATION, reserved.currency,
                                    organization_id=reserved.organization_id)
     ledger.post(kind=Transaction.Kind.RELEASE,
