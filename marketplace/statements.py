@@ -121,6 +121,13 @@ def organization_balance(organization: Organization, currency: str) -> dict:
               .exclude(status=TimeEntry.Status.WITHHELD)
               .values("project").annotate(seconds=Sum("seconds")).order_by())
     seconds_by_project = {row["project"]: row["seconds"] for row in billed}
+    # Hourly time is paid by the week, not per task: count the approved leases.
+    approved_hourly = dict(
+        Assignment.objects.filter(project__organization=organization, project__contract=HOURLY,
+                                  project__currency=currency,
+                                  status=Assignment.Status.APPROVED)
+        .values("project").annotate(approved=Count("pk")).order_by()
+        .values_list("project", "approved"))
     per_project = (mine.exclude(transaction__project=None)
                    .values("transaction__project", "transaction__project__name",
                            "transaction__project__contract")
@@ -145,7 +152,9 @@ def organization_balance(organization: Organization, currency: str) -> dict:
              "spent": money(-row["spent"]), "reserved": money(row["reserved"]),
              "payable": money(row["payable"]),
              "fees": money(fee_by_project.get(row["transaction__project"], ZERO)),
-             "approved_tasks": row["approvals"],
+             "approved_tasks": (approved_hourly.get(row["transaction__project"], 0)
+                                if row["transaction__project__contract"] == HOURLY
+                                else row["approvals"]),
              "hours": (hours(seconds_by_project.get(row["transaction__project"]))
                        if row["transaction__project__contract"] == HOURLY else None)}
             for row in per_project],

@@ -150,7 +150,8 @@ def test_an_hourly_project_tracks_caps_and_pays_time_weekly(staff):
     assert sum(Decimal(balance[key]) for key in ["available", "reserved", "payable",
                                                  "spent"]) == Decimal(balance["deposits"])
     [spend] = balance["by_project"]
-    assert (spend["hours"], spend["spent"], spend["fees"]) == ("0.10", "3.60", "0.72")
+    assert (spend["approved_tasks"], spend["hours"], spend["spent"], spend["fees"]) == (
+        1, "0.10", "3.60", "0.72")
     lines = customer.get(f"/api/v1/orgs/{organization}/statement/").json()["results"]
     assert (lines[0]["kind"], lines[0]["hours"], lines[0]["payable"], lines[0]["to_expert"],
             lines[0]["fee"]) == ("hourly_payment", "0.10", "-3.60", "2.88", "0.72")

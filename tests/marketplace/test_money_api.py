@@ -152,21 +152,24 @@ class TestBalanceAndStatement:
                                                     "spent"]]
             assert sum(parts) == Decimal(data["deposits"]) - Decimal(data["refunds"])
             return ({key: data[key] for key in ["available", "reserved", "payable", "spent"]},
-                    {key: row[key] for key in ["contract", "hours", "payable", "spent"]})
+                    {key: row[key] for key in ["contract", "approved_tasks", "hours", "payable",
+                                               "spent"]})
 
         held = str(hourly.cost(project.hourly_rate, project.assignment_ttl_s))
         lease(factories.expert(), project)
         assert figures() == (
             {"available": str(Decimal("73.00") - Decimal(held)), "reserved": held,
              "payable": "27.00", "spent": "0.00"},
-            {"contract": "hourly", "hours": "0.75", "payable": "27.00", "spent": "0.00"})
+            {"contract": "hourly", "approved_tasks": 1, "hours": "0.75", "payable": "27.00",
+             "spent": "0.00"})
         rejected = Assignment.objects.get(project=project, status="rejected")
         hourly.withhold_time(assignment=rejected, reason="Idle tabs.", by=staff)
         hourly.pay_weekly(next_week())
         assert figures() == (
             {"available": str(Decimal("82.00") - Decimal(held)), "reserved": held,
              "payable": "0.00", "spent": "18.00"},
-            {"contract": "hourly", "hours": "0.50", "payable": "0.00", "spent": "18.00"})
+            {"contract": "hourly", "approved_tasks": 1, "hours": "0.50", "payable": "0.00",
+             "spent": "18.00"})
         assert_books_balance()
 
         lines = client.get(f"/api/v1/orgs/{organization.pk}/statement/").json()["results"]
