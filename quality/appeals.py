@@ -9,6 +9,7 @@ decides by ``due_at`` is upheld automatically: a customer who lets it lapse lose
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -245,9 +246,9 @@ def _locked(queryset, *, skip_locked: bool = False) -> Appeal | None:
 @transaction.atomic
 def decide_appeal(*, appeal_id: int, by, upheld: bool, reason: str) -> Appeal:
     """A QA lead, owner or admin of the project's organization upholds or denies a pending
-    appeal, with a reason the expert reads. The first decider may not decide it when another
-    QA lead was assigned. Paying an upheld rejection may find the funds short: 409, and the
-    appeal stays pending."""
+    appeal, with a reason the expert reads. Nobody decides their own appeal, and the first
+    decider may not decide it when another QA lead was assigned. Paying an upheld rejection
+    may find the funds short: 409, and the appeal stays pending."""
     appeal = _locked(Appeal.objects.filter(pk=appeal_id))
     if appeal is None:
         raise Appeal.DoesNotExist("No such appeal.")
@@ -304,19 +305,27 @@ def in_queue_order(queryset: QuerySet[Appeal], *, user=None) -> QuerySet[Appeal]
                              F("decided_at").desc(nulls_last=True), "-id")
 
 
-def decider_role(appeal: Appeal) -> str:
-    """Who decided, as the expert may know them: the role in the organization, a platform
-    operator, or the deadline; never their identity."""
-    if appeal.automatic:
-        return DEADLINE
-    if appeal.decided_by_id is None:
-        return ""
-    role = (Membership.objects.filter(user_id=appeal.decided_by_id,
-                                      organization_id=appeal.project.organization_id)
-            .values_list("role", flat=True).first())
-    if role:
-        return Membership.Role(role).label
-    return OPERATOR if appeal.decided_by.is_staff else "Reviewer"
+def decider_roles(appeals: Sequence[Appeal]) -> dict[int, str]:
+    """Who decided each appeal, as the expert may know them: the role in the organization, a
+    platform operator, or the deadline; never their identity ("" while pending). One query
+    for any number of appeals (their project and decided_by loaded with them)."""
+    deciders = {appeal.decided_by_id for appeal in appeals if appeal.decided_by_id}
+    role_of = {(user, organization): Membership.Role(role).label
+               for user, organization, role in Membership.objects.filter(
+                   user_id__in=deciders,
+                   organization_id__in={appeal.project.organization_id for appeal in appeals}
+               ).values_list("user_id", "organization_id", "role")} if deciders else {}
+    words = {}
+    for appeal in appeals:
+        if appeal.automatic:
+            words[appeal.pk] = DEADLINE
+        elif appeal.decided_by_id is None:
+            words[appeal.pk] = ""
+        else:
+            words[appeal.pk] = role_of.get((appeal.decided_by_id,
+                                            appeal.project.organization_id)) or (
+                OPERATOR if appeal.decided_by.is_staff else "Reviewer")
+    return words
 
 
 def payload(appeal: Appeal) -> dict[str, Any]:

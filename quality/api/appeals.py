@@ -8,7 +8,6 @@ answers 404. Who may decide is the service's question (``quality.appeals``).
 """
 
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -47,7 +46,8 @@ class MyAppealSerializer(ModelSerializer):
         read_only_fields = fields
 
     def get_decided_by(self, appeal) -> str:
-        return appeals.decider_role(appeal)
+        roles = self.context.get("decider_roles") or appeals.decider_roles([appeal])
+        return roles[appeal.pk]
 
 
 class AppealSerializer(ModelSerializer):
@@ -127,6 +127,13 @@ class MyAppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return (Appeal.objects.of_expert(self.request.user)
                 .select_related("project", "decided_by"))
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(),
+                   "decider_roles": appeals.decider_roles(page)}
+        return self.get_paginated_response(MyAppealSerializer(page, many=True,
+                                                              context=context).data)
+
     def create(self, request, *args, **kwargs):
         serializer = AppealRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -138,18 +145,12 @@ class MyAppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         status=status.HTTP_201_CREATED)
 
 
-class AppealFilter(filters.FilterSet):
-    class Meta:
-        model = Appeal
-        fields = ["status", "subject"]
-
-
 class ProjectAppealViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """A project's appeals: pending ones first, soonest due first; then the decided ones,
     newest decision first."""
 
     serializer_class = AppealSerializer
-    filterset_class = AppealFilter
+    filterset_fields = ["status", "subject"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

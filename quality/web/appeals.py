@@ -42,10 +42,11 @@ class DecisionForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 2, "cols": 50}))
 
 
-def expert_line(appeal: Appeal) -> dict:
-    """An appeal as its expert reads it."""
-    return {"appeal": appeal, "badge": STATUS_BADGE[appeal.status],
-            "decided_by": appeals.decider_role(appeal)}
+def expert_lines(rows) -> list[dict]:
+    """Appeals as their expert reads them: status, decision and the decider's role."""
+    roles = appeals.decider_roles(rows)
+    return [{"appeal": appeal, "badge": STATUS_BADGE[appeal.status],
+             "decided_by": roles[appeal.pk]} for appeal in rows]
 
 
 @page(Audience.EXPERT)
@@ -54,7 +55,7 @@ def my_appeals(request: HttpRequest) -> HttpResponse:
     rows = Paginator(history.appeals_of(request.user), PER_PAGE).get_page(
         request.GET.get("page"))
     return render(request, "quality/web/appeals_mine.html",
-                  {"page_obj": rows, "lines": [expert_line(a) for a in rows.object_list]},
+                  {"page_obj": rows, "lines": expert_lines(rows.object_list)},
                   title="Your appeals")
 
 

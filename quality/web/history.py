@@ -15,7 +15,7 @@ from tasks.schema import model_fields
 from .. import appeals, history
 from ..models import QualityAction
 from .answers import answer_lines, item_fields
-from .appeals import AppealForm, expert_line
+from .appeals import AppealForm, expert_lines
 
 PER_PAGE = 25
 
@@ -105,7 +105,7 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "answer": answer_lines(project.questions, item.data, answer) if answer else [],
         "fix": answer_lines(project.questions, item.data, fix) if fix is not None else [],
         "paid": history.pay(request.user, [assignment]).get(assignment.pk),
-        "appeal_line": expert_line(appeal) if appeal else None,
+        "appeal_line": expert_lines([appeal])[0] if appeal else None,
         "appeal_form": appeal_form,
         "appeal_until": appeals.appealable_until(assignment.finished_at),
     }
@@ -113,10 +113,11 @@ def history_detail(request: HttpRequest, pk: int) -> HttpResponse:
                   title=f"{item.external_id} in {project.name}")
 
 
-def _action_line(request: HttpRequest, action: QualityAction, appeal) -> tuple[dict, bool]:
-    line = {"action": action, "appeal_line": expert_line(appeal) if appeal else None,
+def _action_line(request: HttpRequest, action: QualityAction,
+                 appeal_line: dict | None) -> tuple[dict, bool]:
+    line = {"action": action, "appeal_line": appeal_line,
             "form": None, "until": appeals.appealable_until(action.created_at)}
-    if appeal is None and action.active and appeals.open_for_appeal(action.created_at):
+    if appeal_line is None and action.active and appeals.open_for_appeal(action.created_at):
         line["form"], filed = _appeal_form(request, prefix=f"action-{action.pk}",
                                            quality_action=action.pk)
         return line, filed
@@ -134,9 +135,11 @@ def quality_actions(request: HttpRequest) -> HttpResponse:
         request.GET.get("page"))
     appealed = history.appeals_on(request.user,
                                   action_ids=[a.pk for a in actions.object_list])
+    appeal_lines = {line["appeal"].quality_action_id: line
+                    for line in expert_lines(list(appealed.values()))}
     lines = []
     for action in actions.object_list:
-        line, filed = _action_line(request, action, appealed.get(("quality_action", action.pk)))
+        line, filed = _action_line(request, action, appeal_lines.get(action.pk))
         if filed:
             return redirect("workspace:history-actions")
         lines.append(line)

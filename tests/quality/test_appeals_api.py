@@ -4,8 +4,11 @@ appeals and decides them; others' appeals are 404, bad input 400 naming the fiel
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from marketplace.models import Transaction
+from quality import appeals
 from quality.models import Appeal
 from tasks.export import expert_pseudonym
 from tasks.models import Assignment
@@ -162,3 +165,25 @@ class TestCustomer:
         rows = client_for(setting.owner).get(
             f"/api/v1/projects/{setting.project.pk}/appeals/").json()["results"]
         assert [row["id"] for row in rows] == [filed[2].pk, filed[1].pk, filed[0].pk]
+
+
+def test_the_experts_list_reads_deciders_in_constant_queries(setting, expert):
+    client = client_for(expert)
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/me/appeals/").status_code == 200
+        return len(captured)
+
+    def decided_appeal():
+        appeal = appeal_of(rejected(setting.project, expert, setting.qa_lead))
+        appeals.decide_appeal(appeal_id=appeal.pk, by=setting.second_lead, upheld=False,
+                              reason="No.")
+
+    decided_appeal()
+    one = queries_for_list()
+    decided_appeal()
+    decided_appeal()
+    assert queries_for_list() == one
+    assert [row["decided_by"] for row in client.get("/api/v1/me/appeals/").json()[
+        "results"]] == ["QA lead"] * 3
