@@ -59,19 +59,21 @@ def my_appeals(request: HttpRequest) -> HttpResponse:
                   title="Your appeals")
 
 
-def _may_decide(user, appeal: Appeal) -> bool:
-    return (access.may(user, access.Action.REVIEW, appeal.project.organization_id)
-            and user.pk != appeal.expert_id
+def _may_decide(user, appeal: Appeal, reviews_in: dict[int, bool]) -> bool:
+    organization_id = appeal.project.organization_id
+    if organization_id not in reviews_in:
+        reviews_in[organization_id] = access.may(user, access.Action.REVIEW, organization_id)
+    return (reviews_in[organization_id] and user.pk != appeal.expert_id
             and not (appeal.assignee_id and appeal.first_decided_by_id == user.pk))
 
 
-def _desk_line(user, appeal: Appeal, forms_by_id: dict) -> dict:
+def _desk_line(user, appeal: Appeal, forms_by_id: dict, reviews_in: dict[int, bool]) -> dict:
     pending = appeal.status == Appeal.Status.PENDING
     return {
         "appeal": appeal, "badge": STATUS_BADGE[appeal.status],
         "expert": expert_pseudonym(appeal.project_id, appeal.expert_id),
         "mine": appeal.assignee_id == user.pk,
-        "may_decide": pending and _may_decide(user, appeal),
+        "may_decide": pending and _may_decide(user, appeal, reviews_in),
         "form": forms_by_id.get(appeal.pk) or DecisionForm(prefix=f"appeal-{appeal.pk}"),
     }
 
@@ -99,7 +101,9 @@ def appeal_desk(request: HttpRequest) -> HttpResponse:
             "project", "annotation__item", "quality_action", "assignee", "first_decided_by",
             "decided_by"), user=request.user)
     rows = Paginator(queue, PER_PAGE).get_page(request.GET.get("page"))
-    lines = [_desk_line(request.user, appeal, forms_by_id) for appeal in rows.object_list]
+    reviews_in: dict[int, bool] = {}  # whether the user reviews in each organization
+    lines = [_desk_line(request.user, appeal, forms_by_id, reviews_in)
+             for appeal in rows.object_list]
     return render(request, "quality/web/appeals.html", {"page_obj": rows, "lines": lines},
                   title="Appeals")
 
