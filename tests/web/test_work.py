@@ -494,3 +494,19 @@ def test_a_heartbeat_on_a_finished_lease_is_409_and_on_anothers_404(work):
     assert response.json()["code"] == "already_skipped"
     page = work["client"].get(f"/workspace/work/{lease.pk}/").content.decode()
     assert "data-heartbeat-url" not in page
+
+
+def test_the_weekly_cap_is_explained_when_it_holds_work_back(customer):
+    factories.fund(factories.organization_of(customer), "1000.00")
+    project = factories.project(customer, items=3, contract="hourly", hourly_rate="40.00",
+                                weekly_cap_hours=Decimal(1))
+    expert = factories.expert()
+    client = signed_in(expert)
+    lease = lease_for(expert, project)
+    services.skip(assignment_id=lease.pk, user=expert, reason="Outside my expertise")
+    Assignment.objects.filter(pk=lease.pk).update(active_s=3600)
+    response = client.post("/workspace/work/", {"project": project.pk}, follow=True)
+    text = response.content.decode()
+    assert f"You have logged 1.0 of this week&#x27;s 1.0 hours on {project.name}" in text
+    assert "the cap resets Monday" in text
+    assert Assignment.objects.filter(expert=expert).count() == 1
