@@ -91,6 +91,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
         "weekly_payments": weekly_payments,
         "withheld": withheld,
         "minimum": settings.PAYOUT_MINIMUM,
+        "appeal_window_days": settings.APPEAL_WINDOW_DAYS,
         "currencies": sorted(set(Account.objects.filter(expert=request.user)
                                  .values_list("currency", flat=True))),
     }, title="Your earnings")

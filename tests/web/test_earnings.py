@@ -180,3 +180,19 @@ def test_an_expert_without_decided_work_has_no_rate(expert):
     page = signed_in(expert).get("/workspace/earnings/").content.decode()
     assert '<div class="figure" id="effective-rate">&ndash;</div>' in page
     assert "Hourly time" not in page
+
+
+def test_rejected_per_task_work_links_to_its_appeal(customer, settings):
+    settings.APPEAL_WINDOW_DAYS = 14
+    factories.fund(factories.organization_of(customer), "20.00")
+    project = factories.project(customer, items=1, price_per_item=Decimal("5.00"),
+                                review_rate=Decimal("1"))
+    expert = factories.expert()
+    annotation = factories.answered(expert, project)
+    factories.reviewed(annotation, customer, "reject", comment="Misses the dose.")
+    response = signed_in(expert).get("/workspace/earnings/")
+    [row] = response.context["rejected"]
+    assert row["would_have_paid"] == Decimal("4.00")
+    page = response.content.decode()
+    assert "You may appeal a rejection once, within 14 days, from its page" in page
+    assert f'href="/workspace/history/{annotation.assignment_id}/"' in page
