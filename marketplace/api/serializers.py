@@ -324,9 +324,10 @@ class EarningsSerializer(serializers.Serializer):
     bonuses = BonusSerializer(many=True)
     payouts = PayoutSerializer(many=True)
     rejected = RejectionSerializer(many=True, help_text=(
-        "Rejected work that paid nothing; why is the assignment's `review_comment` "
-        "(GET /api/v1/assignments/{id}/). A QA lead may overturn a rejection, and the work "
-        "is then paid."))
+        "Rejected per-task work that paid nothing (rejected hourly time is paid); why is the "
+        "assignment's `review_comment` (GET /api/v1/assignments/{id}/). You may appeal a "
+        "rejection once; when a QA lead upholds the appeal or overturns the rejection, the "
+        "work is paid."))
     entries = EarningEntrySerializer(many=True, help_text="The latest ledger lines; "
                                                           "`?format=csv` has them all.")
 
