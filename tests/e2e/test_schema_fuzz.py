@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.demo import OPERATOR, ORG_OWNER, ORG_QA_LEAD, ORGANIZATION
 from accounts.models import Membership, Organization
 from marketplace import services as money_services
-from quality import jobs, reporting, rules
+from quality import appeals, jobs, reporting, rules
 from quality.models import (
     AgreementReport,
     QualificationAttempt,
@@ -90,7 +90,7 @@ class World:
 def build_world() -> World:
     """The demo's organization, people and work, and what the demo leaves out: a live
     assignment, a pending report, a comment, a webhook, a rule, a bonus, an invitation, an
-    application, a qualification attempt and a payout."""
+    application, a qualification attempt, a payout and an appeal."""
     call_command("seed_demo", "--allow-without-debug", stdout=StringIO())
     operator = factories.User.objects.get(username=OPERATOR)
     owner = factories.User.objects.get(username=ORG_OWNER)
@@ -125,6 +125,9 @@ def build_world() -> World:
     payout, _ = money_services.request_payout(expert=expert, amount=Decimal("1.00"),
                                               currency="USD", idempotency_key="fuzz-payout")
     batch = project.batches.order_by("pk").first()
+    rejected = Annotation.objects.filter(assignment__status="rejected").order_by("pk").first()
+    appeal = appeals.file_appeal(expert=rejected.expert, reason="The guideline says A.",
+                                 annotation_id=rejected.pk)
     tokens = {"expert": expert, "owner": owner, "qa_lead": qa_lead, "staff": operator}
     return World(
         tokens={**{role: factories.token_for(user) for role, user in tokens.items()},
@@ -149,6 +152,7 @@ def build_world() -> World:
             "qualification-attempts": list(
                 QualificationAttempt.objects.values_list("pk", flat=True)[:1]),
             "quality-actions": list(QualityAction.objects.values_list("pk", flat=True)[:1]),
+            "appeals": [appeal.pk],
         },
     )
 
