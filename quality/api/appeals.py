@@ -8,7 +8,12 @@ answers 404. Who may decide is the service's question (``quality.appeals``).
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,11 +27,18 @@ from .. import appeals
 from ..models import Appeal
 from .serializers import ExpertIdField
 
-CONFLICT = OpenApiResponse(description="The object's state does not allow this.")
 DETAILS = {"type": "object", "additionalProperties": {},
            "description": "What the decision restored and, where known, what it paid: "
                           "`restored` in words, `overturned_assignments`, `paid` "
                           "(assignment, amount, currency), `hourly` for hourly contracts."}
+
+
+@extend_schema_field(DETAILS)
+class DetailsField(serializers.JSONField):
+    """What a decision restored and paid, as the appeal records it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
 
 
 class MyAppealSerializer(ModelSerializer):
@@ -36,7 +48,7 @@ class MyAppealSerializer(ModelSerializer):
     decided_by = serializers.SerializerMethodField(
         help_text="Who decided, by role (\"QA lead\", \"Owner\", \"Platform operator\") or "
                   "\"Appeal deadline\" when nobody decided in time; empty while pending.")
-    details = serializers.JSONField(read_only=True)
+    details = DetailsField()
 
     class Meta:
         model = Appeal
@@ -65,7 +77,7 @@ class AppealSerializer(ModelSerializer):
     decided_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True,
         help_text="Null while pending and when the deadline decided.")
-    details = serializers.JSONField(read_only=True)
+    details = DetailsField()
 
     class Meta:
         model = Appeal
