@@ -16,6 +16,7 @@ from quality import appeals, history, jobs, reviews
 from quality.models import Appeal, QualityAction, QualityRule, Review
 from quality.rules import evaluate_rules, reverse_action
 from tasks import services as task_services
+from tasks.export import expert_pseudonym
 from tasks.models import Annotation, Assignment, ProjectExpert, Webhook, WebhookDelivery
 from tasks.routing import next_assignment
 from tests import factories
@@ -150,8 +151,8 @@ class TestFiling:
         filed, decided = WebhookDelivery.objects.order_by("pk")
         assert (filed.event, decided.event) == ("appeal.filed", "appeal.decided")
         assert filed.payload["appeal"]["id"] == appeal.pk
-        assert filed.payload["appeal"]["expert"].startswith("expert-")
-        assert str(expert.pk) not in {str(v) for v in filed.payload["appeal"].values()}
+        assert filed.payload["appeal"]["expert"] == expert_pseudonym(project.pk, expert.pk)
+        assert "expert_id" not in filed.payload["appeal"]
         assert decided.payload["appeal"]["status"] == "denied"
         assert decided.payload["appeal"]["decision_reason"] == "The guideline says B."
 
