@@ -5,7 +5,7 @@ reconciliation proves equal to the entries, sums over entries from the entries t
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
@@ -35,7 +35,6 @@ from .services import lease_hold, refusal
 Kind = Transaction.Kind
 HOURLY = Project.Contract.HOURLY
 SECONDS_PER_HOUR = Decimal(3600)
-HUNDREDTH = Decimal("0.01")
 
 # Work whose time counts toward an expert's hours: decided work, and on hourly contracts
 # also the skipped and expired leases, whose active time is paid too.
@@ -223,8 +222,9 @@ def earnings_csv_rows(expert, currency: str) -> Iterator[list]:
 
 
 def hours(seconds: float | int | None) -> Decimal:
-    """Seconds as hours to the hundredth, as statements print them."""
-    return (Decimal(str(seconds or 0)) / SECONDS_PER_HOUR).quantize(HUNDREDTH, ROUND_HALF_UP)
+    """Seconds as hours to the hundredth, rounded as the hourly ledger lines' memos write
+    them, so that a line's hours and its memo never differ."""
+    return Decimal(hourly.hours(Decimal(str(seconds or 0))))
 
 
 def effective_rate(paid: Decimal, seconds: float | int) -> Decimal | None:
