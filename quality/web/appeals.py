@@ -19,6 +19,7 @@ from accounts import access
 from config.ids import parse_id
 from config.workspace import FAILED, Audience, MenuEntry, page, perform, render
 from tasks.export import expert_pseudonym
+from tasks.models import Project
 
 from .. import appeals, history
 from ..models import Appeal
@@ -78,14 +79,12 @@ def _desk_line(user, appeal: Appeal, forms_by_id: dict, reviews_in: dict[int, bo
     }
 
 
-@page(Audience.REVIEWER)
-def appeal_desk(request: HttpRequest) -> HttpResponse:
-    """Appeals of the organization's projects to decide, then the decided ones with their
-    reasons. A decision posts back here; its refusal shows on the appeal's form."""
+def _desk(request: HttpRequest, visible, *, project: Project | None = None) -> HttpResponse:
+    """The desk over ``visible`` appeals; a decision posts back to the same page, and its
+    refusal shows on the appeal's form."""
     forms_by_id: dict[int, DecisionForm] = {}
     if request.method == "POST":
-        appeal = get_object_or_404(Appeal.objects.visible_to(request.user),
-                                   pk=parse_id(request.POST.get("appeal")) or 0)
+        appeal = get_object_or_404(visible, pk=parse_id(request.POST.get("appeal")) or 0)
         form = DecisionForm(request.POST, prefix=f"appeal-{appeal.pk}")
         forms_by_id[appeal.pk] = form
         if form.is_valid():
@@ -95,22 +94,38 @@ def appeal_desk(request: HttpRequest) -> HttpResponse:
                            form=form, success=f"Appeal {appeal.pk} "
                                               f"{'upheld' if upheld else 'denied'}.")
             if done is not FAILED:
-                return redirect("workspace:appeals")
+                return redirect(request.path)
     queue = appeals.in_queue_order(
-        Appeal.objects.visible_to(request.user).select_related(
-            "project", "annotation__item", "quality_action", "assignee", "first_decided_by",
-            "decided_by"), user=request.user)
+        visible.select_related("project", "annotation__item", "quality_action", "assignee",
+                               "first_decided_by", "decided_by"), user=request.user)
     rows = Paginator(queue, PER_PAGE).get_page(request.GET.get("page"))
     reviews_in: dict[int, bool] = {}  # whether the user reviews in each organization
     lines = [_desk_line(request.user, appeal, forms_by_id, reviews_in)
              for appeal in rows.object_list]
-    return render(request, "quality/web/appeals.html", {"page_obj": rows, "lines": lines},
-                  title="Appeals")
+    title = f"Appeals on {project.name}" if project else "Appeals"
+    return render(request, "quality/web/appeals.html",
+                  {"page_obj": rows, "lines": lines, "project": project}, title=title)
+
+
+@page(Audience.REVIEWER)
+def appeal_desk(request: HttpRequest) -> HttpResponse:
+    """Appeals of every project the user's organizations own: pending ones first, those
+    assigned to the user first, soonest due first; then decided ones with their reasons."""
+    return _desk(request, Appeal.objects.visible_to(request.user))
+
+
+@page()
+def project_appeals(request: HttpRequest, project_id: int) -> HttpResponse:
+    """One project's appeals, beside its other quality pages; every member reads them, as
+    the review queue, and the service decides who may decide."""
+    project = get_object_or_404(Project.objects.visible_to(request.user), pk=project_id)
+    return _desk(request, project.appeals.all(), project=project)
 
 
 urlpatterns = [
     path("history/appeals/", my_appeals, name="my-appeals"),
     path("appeals/", appeal_desk, name="appeals"),
+    path("projects/<int:project_id>/appeals/", project_appeals, name="project-appeals"),
 ]
 menu = [
     MenuEntry("Appeals", "workspace:appeals", Audience.REVIEWER,

@@ -138,3 +138,30 @@ class TestDesk:
             f"appeal-{appeal.pk}-reason": "x"}).status_code == 404
         assert outsider.post("/workspace/appeals/", {"appeal": "x"}).status_code == 404
         assert signed_in(expert).get("/workspace/appeals/").status_code == 403
+
+
+class TestProjectAppeals:
+    def test_a_projects_appeals_beside_its_quality_pages(self, setting, expert, customer):
+        appeal = appeal_of(rejected(setting.project, expert, setting.qa_lead))
+        other = organization_with_leads(customer, items=2)
+        appeal_of(rejected(other.project, factories.expert(), other.qa_lead))
+        page = f"/workspace/projects/{setting.project.pk}/appeals/"
+        shown = signed_in(setting.second_lead).get(page)
+        assert [line["appeal"].pk for line in shown.context["lines"]] == [appeal.pk]
+        assert f'href="{page}"' not in shown.content.decode()  # the current page, in bold
+        assert "<strong>Appeals</strong>" in shown.content.decode()
+        member = signed_in(factories.member(setting.organization))
+        assert member.get(page).status_code == 200
+        refused = member.post(page, {"appeal": appeal.pk,
+                                     f"appeal-{appeal.pk}-decision": "uphold",
+                                     f"appeal-{appeal.pk}-reason": "Yes."})
+        assert "QA leads, owners and admins" in refused.content.decode()
+        assert Appeal.objects.get(pk=appeal.pk).status == "pending"
+        done = signed_in(setting.second_lead).post(page, {
+            "appeal": appeal.pk, f"appeal-{appeal.pk}-decision": "deny",
+            f"appeal-{appeal.pk}-reason": "B."})
+        assert done.status_code == 302 and done["Location"] == page
+        assert signed_in(factories.customer()).get(page).status_code == 404
+        review_queue = signed_in(setting.qa_lead).get(
+            f"/workspace/projects/{setting.project.pk}/review/").content.decode()
+        assert f'href="{page}"' in review_queue
