@@ -16,7 +16,7 @@ each expert's decided time of a finished week on a project at once, less the pla
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,9 +43,10 @@ def cost(rate: Decimal, seconds: int) -> Decimal:
     return money(rate * seconds / 3600)
 
 
-def hours(seconds: int) -> str:
-    """Seconds as hours with two decimals, as statements write them."""
-    return f"{Decimal(seconds) / 3600:.2f}"
+def hours(seconds: int | Decimal) -> str:
+    """Seconds as hours with two decimals, rounded half up as money is, as statements and
+    memos write them."""
+    return str((Decimal(seconds) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def is_hourly(project: Project) -> bool:
@@ -91,17 +92,18 @@ def reserve_for_lease(assignment: Assignment) -> None:
 
 @transaction.atomic
 def reserve_for_extension(assignment: Assignment) -> None:
-    """Top an extended hourly lease's hold up to the cost of its longer window, within what
-    the cap leaves the expert in the lease's week beside the time this lease logged; raise
-    LeaseRefused when the organization's available funds cannot cover the difference."""
+    """Top a live hourly lease's hold up to the cost of its window (longer after an
+    extension), within what the cap leaves the expert in the lease's week beside the time
+    this lease logged (more after the cap was raised); raise LeaseRefused when the
+    organization's available funds cannot cover the difference."""
     project = assignment.project
     window = int((assignment.expires_at - assignment.leased_at).total_seconds())
     seconds = min(window, cap_left_s(project, assignment.expert_id, assignment.leased_at)
                   + assignment.active_s)
     missing = cost(project.hourly_rate, seconds) - _held(assignment.pk)
     if missing > 0:
-        _reserve(assignment, project, missing, seconds,
-                 f"reserve:{assignment.pk}:{int(assignment.expires_at.timestamp())}")
+        # Keyed by the time covered, which only grows: each top-up is new, a retry is not.
+        _reserve(assignment, project, missing, seconds, f"reserve:{assignment.pk}:{seconds}s")
 
 
 def _release(assignment: Assignment, project: Project, amount: Decimal, key: str,

@@ -24,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 
 from accounts.models import Organization
+from config.money import after_fee
 from tasks.activity import cap_seconds
 from tasks.models import Assignment, Project
 
@@ -198,13 +199,21 @@ def earnings_entries(expert, currency: str) -> QuerySet[Entry]:
 
 def paid_for(expert, assignment_ids: Iterable[int]) -> dict[int, tuple[Decimal, str]]:
     """What the expert received for each of these assignments, approval and bonuses
-    together, after the platform fee: ``{assignment_id: (amount, currency)}``."""
-    rows = (Entry.objects.filter(account__expert=expert, transaction__assignment_id__in=list(
-                assignment_ids), transaction__kind__in=Transaction.SPENDING_KINDS)
+    together, after the platform fee: ``{assignment_id: (amount, currency)}``. Hourly time
+    counts once its weekly payment paid it, at its own cost less the fee (the payment's fee
+    is taken on the week's sum, so the lines of a week may differ from it by a cent)."""
+    ids = list(assignment_ids)
+    rows = (Entry.objects.filter(account__expert=expert, transaction__assignment_id__in=ids,
+                                 transaction__kind__in=Transaction.SPENDING_KINDS)
             .values("transaction__assignment_id", "currency").annotate(paid=total())
             .order_by())
-    return {row["transaction__assignment_id"]: (money(row["paid"]), row["currency"])
+    paid = {row["transaction__assignment_id"]: (money(row["paid"]), row["currency"])
             for row in rows}
+    for entry in TimeEntry.objects.filter(
+            expert=expert, assignment_id__in=ids, status=TimeEntry.Status.PAID).only(
+            "assignment_id", "amount", "currency"):
+        paid[entry.assignment_id] = (after_fee(entry.amount), entry.currency)
+    return paid
 
 
 EARNINGS_CSV_HEADER = ["id", "created_at", "kind", "memo", "project", "project_name", "amount",
@@ -241,13 +250,17 @@ def worked_seconds(expert, currency: str) -> dict[int, dict]:
 
     A lease's time is its tracked active time when it has any, else the time the expert
     took from lease to answer: per-task work done through a client that sends no
-    heartbeats still has an hourly rate.
+    heartbeats still has an hourly rate. ``rated_seconds`` leaves out hourly time awaiting
+    its weekly payment: the effective rate reads it once it is paid, so that the rate never
+    reads low for pay that is on its way.
     """
     seconds = Case(When(active_s__gt=0, then=Cast("active_s", FloatField())),
                    default=Coalesce("duration_s", Value(0.0)), output_field=FloatField())
     rows = (Assignment.objects.filter(DECIDED_WORK, expert=expert, project__currency=currency)
             .values("project", "project__name", "project__contract")
             .annotate(seconds=Sum(seconds),
+                      rated_seconds=Coalesce(Sum(seconds, filter=~Q(
+                          time_entry__status=TimeEntry.Status.PAYABLE)), Value(0.0)),
                       approved=Count("pk", filter=Q(status=Assignment.Status.APPROVED)))
             .order_by())
     return {row["project"]: row for row in rows}
@@ -274,6 +287,7 @@ def earnings(expert, currency: str) -> dict:
                     else money_row["transaction__project__contract"])
         earned = money(money_row["earned"]) if money_row else ZERO
         seconds = work_row["seconds"] if work_row else 0
+        rated = work_row["rated_seconds"] if work_row else 0
         # Hourly time is paid by the week, not per task: count the approved leases.
         approved = (work_row["approved"] if work_row else 0) if contract == HOURLY else (
             money_row["approved_tasks"] if money_row else 0)
@@ -283,9 +297,10 @@ def earnings(expert, currency: str) -> dict:
             else money_row["transaction__project__name"],
             "contract": contract, "earned": earned,
             "bonuses": money(money_row["bonuses"]) if money_row else ZERO,
-            "approved_tasks": approved, "seconds": seconds, "hours": hours(seconds),
-            "effective_hourly_rate": effective_rate(earned, seconds)})
+            "approved_tasks": approved, "seconds": seconds, "rated_seconds": rated,
+            "hours": hours(seconds), "effective_hourly_rate": effective_rate(earned, rated)})
     all_seconds = sum(row["seconds"] for row in per_project)
+    all_rated = sum(row["rated_seconds"] for row in per_project)
     all_earned = sum((row["earned"] for row in per_project), ZERO)
     payouts = Payout.objects.filter(expert=expert, currency=currency)
     in_flight = payouts.filter(status__in=[Payout.Status.REQUESTED, Payout.Status.PROCESSING])
@@ -298,7 +313,7 @@ def earnings(expert, currency: str) -> dict:
         "paid_out": money(payouts.filter(status=Payout.Status.PAID)
                           .aggregate(amount=total())["amount"]),
         "hours": hours(all_seconds),
-        "effective_hourly_rate": effective_rate(all_earned, all_seconds),
+        "effective_hourly_rate": effective_rate(all_earned, all_rated),
         "per_project": per_project,
         "weekly_payments": weekly_payments(WeeklyPayment.objects.of_expert(expert)
                                            .filter(currency=currency)),

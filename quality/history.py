@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet
 
 from accounts.models import Membership
-from tasks.models import Annotation, Assignment
+from tasks.models import Annotation, Assignment, Project
 from tasks.signals import assignment_pay_requested
 
 from .models import Appeal, QualityAction, Review
@@ -46,7 +46,7 @@ def assignments_of(expert) -> QuerySet[Assignment]:
             .select_related("project", "item", "annotation")
             .only("id", "status", "leased_at", "submitted_at", "finished_at", "price",
                   "project__id", "project__name", "project__currency",
-                  "project__organization_id", "item__id", "item__external_id",
+                  "project__contract", "project__organization_id", "item__id", "item__external_id",
                   "annotation__id", "annotation__held_for_review")
             .order_by("-leased_at", "-id"))
 
@@ -138,9 +138,11 @@ def record_of(assignment: Assignment) -> Record:
 
 
 def pay(expert, assignments: Sequence[Assignment]) -> dict[int, tuple[Decimal, str]]:
-    """What the expert was paid for each approved assignment, as the app that keeps the
-    money answers it: ``{assignment_id: (amount, currency)}``; unpaid work is absent."""
-    approved = [a.pk for a in assignments if a.status == Assignment.Status.APPROVED]
+    """What the expert was paid for each approved assignment, and for hourly work whatever
+    became of it (its time is paid weekly, rejected or not), as the app that keeps the money
+    answers it: ``{assignment_id: (amount, currency)}``; unpaid work is absent."""
+    approved = [a.pk for a in assignments if a.status == Assignment.Status.APPROVED
+                or a.project.contract == Project.Contract.HOURLY]
     paid: dict[int, tuple[Decimal, str]] = {}
     if approved:
         for _, answer in assignment_pay_requested.send(sender=Assignment, expert=expert,

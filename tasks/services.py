@@ -127,6 +127,9 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
     if project.status == Project.Status.ACTIVE and set(changes) & estimates.PAY_FIELDS:
         estimates.check_floor(project, before=before)
     project.save()
+    if (project.contract == Project.Contract.HOURLY
+            and Decimal(str(project.weekly_cap_hours)) > before.weekly_cap_hours):
+        _widen_live_leases(project)
     if project.overlap > old_overlap:
         # Items that were still at the old target follow the project's new one.
         project.items.filter(is_gold=False, overlap__lt=project.overlap).update(
@@ -134,6 +137,21 @@ def update_project(*, user, project: Project, **changes: Any) -> Project:
     elif project.overlap < old_overlap:
         _lower_overlap(project, old_overlap)
     return project
+
+
+def _widen_live_leases(project: Project) -> None:
+    """A raised weekly cap lets the project's live leases log more of their windows; their
+    holds grow with it, or the raise is refused while the funds cannot cover them."""
+    live = (Assignment.objects.select_for_update().select_related("project")
+            .filter(project=project, status=Assignment.Status.ASSIGNED,
+                    expires_at__gt=timezone.now()).order_by("pk"))
+    try:
+        for assignment in live:
+            assignment_extended.send(sender=Project, assignment=assignment)
+    except LeaseRefused as refused:
+        raise Conflict(f"The experts working now could log more time under the raised cap, "
+                       f"and it cannot be held: {refused.reason}. Deposit funds, then try "
+                       f"again.", code="insufficient_funds") from refused
 
 
 def _lower_overlap(project: Project, old_overlap: int) -> None:

@@ -9,9 +9,10 @@ from django.dispatch import Signal
 # sender=Project, assignment=Assignment. Sent after the lease row exists.
 assignment_leased = Signal()
 
-# sender=Project, assignment=Assignment. Sent when a live lease is given more time, after its
-# new `expires_at` is saved. A receiver may refuse the extension by raising LeaseRefused
-# (an hourly lease's longer window is not funded); the extension then rolls back.
+# sender=Project, assignment=Assignment. Sent when a live lease may log more time than before:
+# given more time (after its new `expires_at` is saved), or its project's weekly cap raised.
+# A receiver may refuse by raising LeaseRefused (the longer window or the higher cap is not
+# funded); the change then rolls back.
 assignment_extended = Signal()
 
 # sender=Project, assignments=list[Assignment], status=str. Leases that gave their slot back

@@ -124,7 +124,7 @@ def test_an_hourly_project_tracks_caps_and_pays_time_weekly(staff):
 
     earnings = expert.get("/api/v1/me/earnings/").json()
     assert [(row["hours"], row["amount"]) for row in earnings["pending"]] == [
-        ("0.05", "1.80"), ("0.02", "0.90"), ("0.02", "0.90")]
+        ("0.05", "1.80"), ("0.03", "0.90"), ("0.03", "0.90")]
     assert earnings["balance"] == "0.00"
 
     # The weekly payment, run as its schedule would a week later, pays the week once.
@@ -156,6 +156,6 @@ def test_an_hourly_project_tracks_caps_and_pays_time_weekly(staff):
     assert (lines[0]["kind"], lines[0]["hours"], lines[0]["payable"], lines[0]["to_expert"],
             lines[0]["fee"]) == ("hourly_payment", "0.10", "-3.60", "2.88", "0.72")
     accrued = [line for line in lines if line["kind"] == "time_accrued"]
-    assert [line["hours"] for line in accrued] == ["0.02", "0.02", "0.05"]
+    assert [line["hours"] for line in accrued] == ["0.03", "0.03", "0.05"]
     assert all(line["memo"].startswith(f"{line['hours']} h at 36.00/h") for line in accrued)
     assert ledger.reconcile()["ok"]

@@ -121,7 +121,7 @@ class TestExtension:
         assert reserved(funded) == cost(Decimal("36.00"), window)
         assert keys("reservation") == [
             f"reserve:{assignment.pk}",
-            f"reserve:{assignment.pk}:{int(extended.expires_at.timestamp())}"]
+            f"reserve:{assignment.pk}:{window}s"]
         assert_books_balance()
 
     def test_the_cap_left_at_lease_bounds_the_extension(self, customer, funded, expert):
@@ -143,6 +143,33 @@ class TestExtension:
         assert excinfo.value.code == "insufficient_funds"
         assert Assignment.objects.get(pk=assignment.pk).expires_at == assignment.expires_at
         assert (available(organization), reserved(organization)) == (0, Decimal("36.00"))
+
+
+class TestCapRaise:
+    def test_raising_the_cap_tops_up_the_holds_of_live_leases(self, customer, funded, expert):
+        project = hourly_project(customer, cap_hours="0.5")
+        assignment = lease(expert, project).assignment
+        assert reserved(funded) == Decimal("18.00")
+        task_services.update_project(user=customer, project=project, weekly_cap_hours="2")
+        assert reserved(funded) == Decimal("36.00")  # the whole hour's window now
+        assert keys("reservation") == [f"reserve:{assignment.pk}",
+                                       f"reserve:{assignment.pk}:3600s"]
+        log_time(assignment, 3000)
+        submit(assignment)
+        assert reserved(funded) == Decimal("30.00")
+        assert_books_balance()
+
+    def test_a_raise_the_funds_cannot_hold_is_refused(self, customer, organization, expert):
+        deposit(organization, "20.00")
+        project = hourly_project(customer, cap_hours="0.5")
+        lease(expert, project)
+        with pytest.raises(Conflict) as excinfo:
+            task_services.update_project(user=customer, project=project, weekly_cap_hours="2")
+        assert excinfo.value.code == "insufficient_funds"
+        project.refresh_from_db()
+        assert project.weekly_cap_hours == Decimal("0.5")
+        assert (available(organization), reserved(organization)) == (Decimal("2.00"),
+                                                                     Decimal("18.00"))
 
 
 class TestDecidedTime:

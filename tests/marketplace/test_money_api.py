@@ -308,7 +308,8 @@ class TestEarnings:
                                                                 organization):
         """Per task: 4.00 a task after the fee, one answered 30 minutes after its lease (no
         heartbeats), one with 10 minutes of tracked time: 8.00 over 40 minutes, 12.00/h.
-        Hourly: nothing until the weekly payment, then 21.60 for 45 minutes, 28.80/h."""
+        Hourly: 45 minutes awaiting the weekly payment have no rate yet (and leave the total
+        alone), then 21.60 for 45 minutes, 28.80/h."""
         deposit(organization, "10.00")
         per_task = paid_project(customer, price="5.00")
         expert = factories.expert()
@@ -322,8 +323,8 @@ class TestEarnings:
         assert [(row["project"], row["contract"], row["approved_tasks"], row["hours"],
                  row["earned"], row["effective_hourly_rate"]) for row in data["per_project"]
                 ] == [(per_task.pk, "per_task", 2, "0.67", "8.00", "12.00"),
-                      (hourly_project_.pk, "hourly", 1, "0.75", "0.00", "0.00")]
-        assert (data["hours"], data["effective_hourly_rate"]) == ("1.42", "5.65")
+                      (hourly_project_.pk, "hourly", 1, "0.75", "0.00", None)]
+        assert (data["hours"], data["effective_hourly_rate"]) == ("1.42", "12.00")
         assert [(row["hours"], row["amount"], row["expert_receives"], row["status"])
                 for row in data["pending"]] == [("0.50", "18.00", "14.40", "payable"),
                                                 ("0.25", "9.00", "7.20", "payable")]

@@ -2,14 +2,20 @@
 pay, one answer beside the reviewer's fix, quality actions, and nothing of gold or of other
 experts."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Membership
+from config.money import after_fee
+from marketplace import hourly
+from marketplace.models import TimeEntry
 from quality import rules
 from tasks.models import Assignment, Item
 from tests import factories
+from tests.marketplace.conftest import hourly_worked
 from tests.web.clients import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -148,11 +154,30 @@ def test_query_counts_do_not_grow_with_rows(work, customer, django_assert_max_nu
                                      min_evidence=1)
     rules.evaluate_rules(more, work["expert"].pk)
     client = signed_in(work["expert"])
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # one of them reads hourly time paid weekly
         response = client.get("/workspace/history/")
     assert len(response.context["lines"]) == 9
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         client.get(f"/workspace/history/{work['fixed'].assignment_id}/")
     with django_assert_max_num_queries(8):  # one of them reads the actions' appeals
         response = client.get("/workspace/history/actions/")
     assert len(response.context["page_obj"]) == 3
+
+
+def test_hourly_work_reads_as_paid_with_the_week_not_as_unpaid(customer):
+    """Hourly time is paid by the weekly payment, rejected or not: the history says so
+    until it is paid, then shows what it paid."""
+    project, expert = hourly_worked(customer, factories.organization_of(customer))
+    client = signed_in(expert)
+    page = client.get("/workspace/history/").content.decode()
+    assert "with the week's time" in page
+    assert "unpaid project" not in page and "not paid" not in page
+    rejected = Assignment.objects.get(project=project, status="rejected")
+    detail = client.get(f"/workspace/history/{rejected.pk}/").content.decode()
+    assert "paid with the weekly payment of its week, rejected or not" in detail
+    assert "Rejected work is not paid" not in detail
+
+    hourly.pay_weekly(timezone.now() + timedelta(days=7))
+    entry = TimeEntry.objects.get(assignment=rejected)
+    detail = client.get(f"/workspace/history/{rejected.pk}/").content.decode()
+    assert f"Paid {after_fee(entry.amount)} USD (after the platform fee)" in detail
