@@ -150,8 +150,8 @@ class ItemAdmin(admin.ModelAdmin):
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
     list_display = ["id", "expert", "project", "item", "status", "is_gold", "leased_at",
-                    "expires_at", "submitted_at"]
-    list_filter = ["status", "is_gold", "project"]
+                    "expires_at", "submitted_at", "active_s", "duration_s"]
+    list_filter = ["status", "is_gold", "project__contract", "project"]
     search_fields = ["expert__username"]
     list_select_related = ["expert", "project", "item"]
     raw_id_fields = ["item", "project", "expert"]

@@ -168,3 +168,12 @@ def test_gold_items_show_their_answer_to_operators(admin_client, project):
     gold = Item.objects.get(is_gold=True)
     page = admin_client.get(f"{ADMIN}item/{gold.pk}/change/").content.decode()
     assert "better" in page
+
+
+def test_assignments_show_active_time_and_filter_by_contract(admin_client, project):
+    Assignment.objects.filter(project=project, status="submitted").update(active_s=754)
+    page = admin_client.get(f"{ADMIN}assignment/")
+    assert "754" in page.content.decode()
+    assert listed(admin_client.get(f"{ADMIN}assignment/?project__contract__exact=hourly")) == []
+    assert len(listed(admin_client.get(
+        f"{ADMIN}assignment/?project__contract__exact=per_task"))) == 3
