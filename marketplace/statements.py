@@ -313,6 +313,7 @@ def earnings(expert, currency: str) -> dict:
         "paid_out": money(payouts.filter(status=Payout.Status.PAID)
                           .aggregate(amount=total())["amount"]),
         "hours": hours(all_seconds),
+        "rated_hours": hours(all_rated),
         "effective_hourly_rate": effective_rate(all_earned, all_rated),
         "per_project": per_project,
         "weekly_payments": weekly_payments(WeeklyPayment.objects.of_expert(expert)

@@ -160,6 +160,7 @@ def test_hourly_time_shows_what_awaits_payment_what_was_paid_and_what_was_withhe
     assert "Awaiting the weekly payment" in page and "Weekly payments" not in page
     # Time awaiting its payment has no rate yet: it would read as work paid nothing.
     assert "0.75" in page and "0.00 USD/h" not in page
+    assert "over 0.00 h of decided work" in page and "joins once paid" in page
 
     rejected = Assignment.objects.get(project=project, status="rejected")
     hourly.withhold_time(assignment=rejected, reason="Two tabs kept open overnight.",
