@@ -153,8 +153,8 @@ def _floor(project, experts) -> float:
             assignment_id, item_id = lease[:2]
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(RECORD_ANSWER_SQL_POSTGRES, [
-                    now, 1.0, assignment_id, item_id, project.pk, expert.pk, answer, now,
-                    item_id, True])
+                    now, 1.0, 0, None, assignment_id, item_id, project.pk, expert.pk, answer,
+                    now, item_id, True])
             done += 1
 
     elapsed, results = _run_processes(work, len(experts))

@@ -81,13 +81,11 @@ def reserve_for_hourly_extension(sender, assignment, **kwargs) -> None:
 
 
 @receiver(annotation_submitted, dispatch_uid="marketplace.release_unlogged_time")
-def release_unlogged_time(sender, annotation, **kwargs) -> None:
-    """The lease's active time is final: the hold beyond its cost goes back. One query on
-    every submission, which finds nothing for per-task work."""
-    assignment = (Assignment.objects.select_related("project")
-                  .filter(pk=annotation.assignment_id,
-                          project__contract=Project.Contract.HOURLY).first())
-    if assignment is not None:
+def release_unlogged_time(sender, annotation, contract, **kwargs) -> None:
+    """The lease's active time is final: the hold beyond its cost goes back."""
+    if contract == Project.Contract.HOURLY:
+        assignment = Assignment.objects.select_related("project").get(
+            pk=annotation.assignment_id)
         hourly.release_unlogged(assignment, assignment.project)
 
 

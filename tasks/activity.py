@@ -83,7 +83,9 @@ def counted_seconds(previous: datetime, now: datetime, *, idle_gap_s: int,
 def lock_expert(expert_id: int) -> None:
     """Queue the expert's own activity behind the profile row: two tabs or two leases
     beating at once read each other's last activity instead of counting one moment twice.
-    Every path that counts activity takes this lock before the assignment's."""
+    Every path that counts activity takes this lock after the assignment's, and only when
+    it counts: a submission of a lease without heartbeats, nearly every submission made
+    through the API, takes none. (`next` takes it first, but never waits on a lease.)"""
     list(ExpertProfile.objects.select_for_update().filter(pk=expert_id).values_list("pk"))
 
 
@@ -141,13 +143,13 @@ def record_heartbeat(*, assignment_id: int, user, now: datetime | None = None) -
     rates read the same time.
     """
     now = now or timezone.now()
-    lock_expert(user.pk)
     try:
         assignment = (Assignment.objects.select_for_update(of=("self",))
                       .select_related("project").get(pk=assignment_id, expert_id=user.pk))
     except Assignment.DoesNotExist as exc:
         raise Assignment.DoesNotExist("No such assignment.") from exc
     require_live(assignment, now)
+    lock_expert(user.pk)
     gap = final_gap(assignment, assignment.project, now)
     assignment.active_s += gap.counted_s
     assignment.last_active_at = now

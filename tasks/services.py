@@ -215,7 +215,6 @@ SELECT a.status, a.expires_at, a.leased_at, a.is_gold, a.item_id, a.project_id, 
 FROM tasks_assignment a
 JOIN tasks_item i ON i.id = a.item_id
 JOIN tasks_project p ON p.id = a.project_id
-JOIN accounts_expertprofile e ON e.user_id = a.expert_id
 WHERE a.id = %s AND a.expert_id = %s
 {lock}
 """
@@ -269,11 +268,12 @@ def submit(*, assignment_id: int, user, answer: Any,
     """Record the expert's answer; the slot stays taken, now by the annotation.
 
     A lease the expert's heartbeats reached counts its last stretch of activity here, as a
-    heartbeat would, so that `annotation_submitted` receivers read its final active time.
-    The expert's profile is locked before the lease, in the order heartbeats take them.
+    heartbeat would, so that `annotation_submitted` receivers read its final active time;
+    only then is the expert's profile locked, after the lease, in the order heartbeats take
+    them.
     """
     now = timezone.now()
-    lock = "FOR UPDATE OF e, a" if connection.features.has_select_for_update_of else ""
+    lock = "FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     with statement_cursor() as cursor:
         cursor.execute(LOCK_ASSIGNMENT_SQL.format(lock=lock), [assignment_id, user.pk])
         row = cursor.fetchone()
@@ -292,6 +292,7 @@ def submit(*, assignment_id: int, user, answer: Any,
             raise ValidationError({"answer": [f"{name}: {message}" for name, messages in
                                               errors.items() for message in messages]})
         if assignment.last_active_at is not None:
+            lock_expert(user.pk)
             project = Project(pk=project_id, contract=contract,
                               weekly_cap_hours=weekly_cap_hours)
             assignment.active_s += final_gap(assignment, project, now).counted_s
@@ -305,7 +306,8 @@ def submit(*, assignment_id: int, user, answer: Any,
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     # Receivers may raise the item's overlap (dynamic overlap), so completion is read after.
-    annotation_submitted.send(sender=Project, annotation=annotation, reached_overlap=reached)
+    annotation_submitted.send(sender=Project, annotation=annotation, reached_overlap=reached,
+                              contract=contract)
     if reached:
         check_item_completion(item_id, project_id)
     return annotation
@@ -367,11 +369,11 @@ def announce_completion(item: Item, project_done: bool) -> None:
 def skip(*, assignment_id: int, user, reason: str = "") -> Assignment:
     """Hand the item back; the time worked on it until now counts, as a submission's does."""
     now = timezone.now()
-    lock_expert(user.pk)
     assignment = _locked_assignment(assignment_id, user)
     require_live(assignment, now)
     assignment.skip_reason = reason
     if assignment.last_active_at is not None:
+        lock_expert(user.pk)
         assignment.active_s += final_gap(assignment, assignment.project, now).counted_s
         assignment.last_active_at = now
     assignment.save(update_fields=["skip_reason", "active_s", "last_active_at"])

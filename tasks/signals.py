@@ -19,9 +19,11 @@ assignment_extended = Signal()
 # (skipped, expired) and annotations that were rejected.
 assignments_released = Signal()
 
-# sender=Project, annotation=Annotation, reached_overlap=bool. Sent after the annotation row
-# exists, with the assignment's active time final (`annotation.assignment.active_s`);
-# `reached_overlap` says whether the item now holds its overlap of answers.
+# sender=Project, annotation=Annotation, reached_overlap=bool, contract=str. Sent after the
+# annotation row exists, with the assignment's active time final
+# (`annotation.assignment.active_s`); `reached_overlap` says whether the item now holds its
+# overlap of answers, `contract` is the project's (Project.Contract), so that a receiver for
+# one kind of contract needs no query to skip the other.
 annotation_submitted = Signal()
 
 # sender=Project, assignment=Assignment, by=User | None (None: automatic approval).

@@ -357,7 +357,7 @@ def test_every_statement_of_a_lease_and_a_submission_is_prepared_once(customer):
                      "WITH submitted AS", "FROM tasks_project p WHERE p.id = $2",
                      "FROM tasks_item i WHERE i.id = $3",
                      "JOIN tasks_annotation n ON n.item_id = i.id"):
-        assert sum(fragment in statement for statement in prepared) == 1, fragment
+        assert sum(fragment in statement for statement in prepared) == 1, (fragment, prepared)
 
 
 def test_the_sql_and_queryset_forms_of_eligibility_agree(customer):
