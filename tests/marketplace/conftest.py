@@ -22,6 +22,12 @@ def _payout_files(settings, tmp_path):
     settings.VAR_DIR = tmp_path
 
 
+@pytest.fixture
+def organization(customer):
+    """The customer's organization."""
+    return factories.organization_of(customer)
+
+
 def deposit(organization, amount, *, currency="USD", reference=None, staff=None):
     operator = staff or factories.staff_user()
     record, _ = services.record_deposit(

@@ -3,14 +3,12 @@ Leases never reserve beyond the funds, approvals pay once, payouts never overdra
 never paid twice, however the calls interleave."""
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from config.exceptions import Conflict
@@ -25,7 +23,7 @@ from tasks.jobs import auto_approve
 from tasks.models import Assignment, ProjectExpert
 from tasks.signals import assignment_approved, assignment_leased
 from tests import factories
-from tests.concurrency import race
+from tests.concurrency import deadlocks, deadlocks_since, race
 from tests.conftest import client_for
 from tests.marketplace.conftest import (
     assert_books_balance,
@@ -189,24 +187,6 @@ def test_a_review_that_removes_an_expert_and_a_lease_of_their_item_both_succeed(
     assert ProjectExpert.objects.get(project=project, expert=removed).access == "removed"
     assert Assignment.objects.get(pk=kept.pk).status == "expired"
     assert_books_balance()
-
-
-def deadlocks() -> int:
-    """Deadlocks PostgreSQL has broken in the test database so far."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = "
-                       "current_database()")
-        return cursor.fetchone()[0]
-
-
-def deadlocks_since(before: int) -> int:
-    """Deadlocks broken since ``before``; a backend reports its statistics a moment after
-    its transaction, so a few seconds are allowed for the count to arrive."""
-    deadline = time.monotonic() + 5
-    while (count := deadlocks()) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return count - before
 
 
 def decided_time(expert, project, seconds: int, seed: int) -> Assignment:

@@ -37,11 +37,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def organization(customer):
-    return factories.organization_of(customer)
-
-
-@pytest.fixture
 def funded(organization):
     deposit(organization, "100.00")
     return organization

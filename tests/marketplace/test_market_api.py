@@ -20,11 +20,6 @@ PAY_FIELDS = ("contract", "hourly_rate_after_fee", "estimated_seconds", "estimat
               "implied_hourly_rate")
 
 
-@pytest.fixture
-def organization(customer):
-    return factories.organization_of(customer)
-
-
 def trusted(expert, trust: str) -> None:
     Expertise.objects.filter(expert_id=expert.pk).update(trust=Decimal(trust))
 

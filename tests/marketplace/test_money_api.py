@@ -30,11 +30,6 @@ from tests.marketplace.conftest import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def organization(customer):
-    return factories.organization_of(customer)
-
-
 def floats_in(value) -> list:
     """Every float anywhere in a decoded JSON document."""
     if isinstance(value, float):

@@ -32,11 +32,6 @@ from tests.marketplace.conftest import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def organization(customer):
-    return factories.organization_of(customer)
-
-
 class TestDeposits:
     def test_a_deposit_raises_available_funds(self, organization, staff):
         deposit(organization, "100.00", staff=staff)
