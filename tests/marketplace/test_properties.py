@@ -31,7 +31,7 @@ from marketplace.ledger import money
 from marketplace.models import Deposit, Payout, TimeEntry, WeeklyPayment
 from tasks import services as task_services
 from tasks.activity import cap_left_s, week_start
-from tasks.models import Assignment
+from tasks.models import Assignment, Project
 from tasks.routing import next_assignment, reclaim_expired
 from tests import factories
 from tests.marketplace.conftest import (
@@ -51,7 +51,42 @@ EXPERT = st.integers(min_value=0, max_value=2)
 references = itertools.count()
 
 
-class Books(RuleBasedStateMachine):
+class WorkLoop(RuleBasedStateMachine):
+    """The work loop's moves that both money machines make on `self.project`: submit,
+    skip, expire and decide a random assignment in the state each move needs."""
+
+    project: Project
+
+    def pick(self, data, status: str) -> Assignment | None:
+        ids = list(Assignment.objects.filter(project=self.project, status=status)
+                   .values_list("pk", flat=True))
+        return Assignment.objects.get(pk=data.draw(st.sampled_from(ids))) if ids else None
+
+    @rule(data=st.data())
+    def submit(self, data):
+        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
+            task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
+                                 answer={"better": "A"})
+
+    @rule(data=st.data())
+    def skip(self, data):
+        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
+            task_services.skip(assignment_id=assignment.pk, user=assignment.expert)
+
+    @rule()
+    def expire(self):
+        reclaim_expired(now=timezone.now() + timedelta(days=1))
+
+    @rule(data=st.data(), approve=st.sampled_from([True, True, False]))
+    def decide(self, data, approve):
+        if assignment := self.pick(data, Assignment.Status.SUBMITTED):
+            if approve:
+                task_services.approve_assignment(assignment)
+            else:
+                task_services.reject_assignment(assignment)
+
+
+class Books(WorkLoop):
     def __init__(self):
         super().__init__()
         self.owner = factories.customer()
@@ -62,11 +97,6 @@ class Books(RuleBasedStateMachine):
                                    min_trust=Decimal("0.600"), by=self.owner)
         self.experts = [factories.expert() for _ in range(3)]
         Expertise.objects.filter(expert_id=self.experts[0].pk).update(trust=Decimal("0.9"))
-
-    def pick(self, data, status: str) -> Assignment | None:
-        ids = list(Assignment.objects.filter(project=self.project, status=status)
-                   .values_list("pk", flat=True))
-        return Assignment.objects.get(pk=data.draw(st.sampled_from(ids))) if ids else None
 
     @initialize(amount=FUNDING)
     def fund(self, amount):
@@ -99,29 +129,6 @@ class Books(RuleBasedStateMachine):
                 task_services.approve_assignment(leased)
             elif then == "reject":
                 task_services.reject_assignment(leased)
-
-    @rule(data=st.data())
-    def submit(self, data):
-        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
-            task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
-                                 answer={"better": "A"})
-
-    @rule(data=st.data())
-    def skip(self, data):
-        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
-            task_services.skip(assignment_id=assignment.pk, user=assignment.expert)
-
-    @rule()
-    def expire(self):
-        reclaim_expired(now=timezone.now() + timedelta(days=1))
-
-    @rule(data=st.data(), approve=st.sampled_from([True, True, False]))
-    def decide(self, data, approve):
-        if assignment := self.pick(data, Assignment.Status.SUBMITTED):
-            if approve:
-                task_services.approve_assignment(assignment)
-            else:
-                task_services.reject_assignment(assignment)
 
     @rule(data=st.data())
     def overturn(self, data):
@@ -178,7 +185,7 @@ def test_random_money_flows_keep_the_books_balanced(db):
 HOURLY_FUNDING = st.decimals(min_value=Decimal("10.00"), max_value=Decimal("80.00"), places=2)
 
 
-class HourlyBooks(RuleBasedStateMachine):
+class HourlyBooks(WorkLoop):
     """Hourly work at random: leases, active time within the window and the weekly cap,
     extensions, submissions, decisions, overturns, skips, expiries, fraud withholding and
     weekly payments. Decided work holds nothing, the payable account is exactly the time
@@ -194,11 +201,6 @@ class HourlyBooks(RuleBasedStateMachine):
         self.project = hourly_project(self.owner, rate="37.50", cap_hours="0.5", items=40,
                                       assignment_ttl_s=1200)
         self.experts = [factories.expert() for _ in range(3)]
-
-    def pick(self, data, status: str) -> Assignment | None:
-        ids = list(Assignment.objects.filter(project=self.project, status=status)
-                   .values_list("pk", flat=True))
-        return Assignment.objects.get(pk=data.draw(st.sampled_from(ids))) if ids else None
 
     @initialize(amount=HOURLY_FUNDING)
     def fund(self, amount):
@@ -261,29 +263,6 @@ class HourlyBooks(RuleBasedStateMachine):
         except Conflict:  # not funded: the lease stays as it was
             Assignment.objects.filter(pk=assignment.pk).update(
                 leased_at=F("leased_at") + timedelta(seconds=earlier))
-
-    @rule(data=st.data())
-    def submit(self, data):
-        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
-            task_services.submit(assignment_id=assignment.pk, user=assignment.expert,
-                                 answer={"better": "A"})
-
-    @rule(data=st.data())
-    def skip(self, data):
-        if assignment := self.pick(data, Assignment.Status.ASSIGNED):
-            task_services.skip(assignment_id=assignment.pk, user=assignment.expert)
-
-    @rule()
-    def expire(self):
-        reclaim_expired(now=timezone.now() + timedelta(days=1))
-
-    @rule(data=st.data(), approve=st.booleans())
-    def decide(self, data, approve):
-        if assignment := self.pick(data, Assignment.Status.SUBMITTED):
-            if approve:
-                task_services.approve_assignment(assignment)
-            else:
-                task_services.reject_assignment(assignment)
 
     @rule(data=st.data())
     def overturn(self, data):
