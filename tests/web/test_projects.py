@@ -162,6 +162,10 @@ def test_the_advanced_json_replaces_the_presets_questions(owner, organization):
     ({"overlap": "0"}, "overlap", "greater than or equal to 1"),
     ({"currency": "dollars"}, "currency", "Three capital letters"),
     ({"domain": "999999"}, "domain", "Select a valid choice"),
+    ({"contract": "hourly", "hourly_rate": "40.00"}, "price_per_item", "must be 0"),
+    ({"hourly_rate": "40.00"}, "hourly_rate", "must be 0"),
+    ({"weekly_cap_hours": "169"}, "weekly_cap_hours", "less than or equal to 168"),
+    ({"estimated_minutes": "0"}, "estimated_minutes", "greater than or equal to 0.1"),
 ])
 def test_creation_errors_are_shown_next_to_their_field(owner, organization, changes, field,
                                                        message):
@@ -465,22 +469,6 @@ def test_a_member_creates_an_hourly_project_with_a_cap_and_an_estimate(owner, or
     assert (str(project.weekly_cap_hours), project.estimated_seconds) == ("12.50", 150)
     page = signed_in(owner).get(f"/workspace/projects/{project.pk}/").content.decode()
     assert "40.00 USD per hour of active time, up to 12.50 h per expert a week" in page
-
-
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"contract": "hourly", "hourly_rate": "40.00"}, "price_per_item", "must be 0"),
-    ({"hourly_rate": "40.00"}, "hourly_rate", "must be 0"),
-    ({"weekly_cap_hours": "169"}, "weekly_cap_hours", "less than or equal to 168"),
-    ({"estimated_minutes": "0"}, "estimated_minutes", "greater than or equal to 0.1"),
-])
-def test_pay_errors_are_shown_next_to_their_field(owner, organization, changes, field,
-                                                  message):
-    response = signed_in(owner).post("/workspace/projects/new/",
-                                     creation(organization, **changes))
-    assert response.status_code == 200
-    errors = response.context["form"].errors
-    assert any(message in text for text in errors[field]), errors
-    assert not Project.objects.exists()
 
 
 def test_the_pay_page_changes_only_what_was_changed(owner):
