@@ -16,6 +16,7 @@ from pathlib import Path
 MODULES = [
     "ingest",
     "routing",
+    "http_routing",
     "agreement",
     "alpha_coverage",
     "leaderboard_coverage",
