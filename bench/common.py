@@ -51,15 +51,25 @@ def fresh_database(name: str) -> Iterator[None]:
     database = settings.DATABASES["default"]
     original = database["NAME"]
     _recreate(name, create=True)
-    connections.close_all()
+    _disconnect()
     database["NAME"] = name
     try:
         call_command("migrate", verbosity=0, interactive=False)
         yield
     finally:
-        connections.close_all()
+        _disconnect()
         database["NAME"] = original
         _recreate(name, create=False)
+
+
+def _disconnect() -> None:
+    """Close every connection, and the connection pool too: Django builds one pool per
+    process from the settings at its first use, and it would go on connecting to the
+    database of the benchmark before."""
+    connections.close_all()
+    default = connections["default"]
+    if getattr(default, "pool", None) is not None:
+        default.close_pool()
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:
@@ -101,3 +111,33 @@ def verified_experts(count: int, domain, operator) -> list:
                                            source="operator")
         experts.append(profile.user)
     return experts
+
+
+def operator_and_owner() -> tuple:
+    """A staff operator and a customer who owns the organization "Bench Org"."""
+    from accounts import services as account_services
+
+    operator = account_services.User.objects.create_user(
+        "bench-operator", "op@bench.test", "x", is_staff=True)
+    owner = account_services.signup_customer(
+        username="bench-owner", email="owner@bench.test", password="x",
+        organization_name="Bench Org").user
+    return operator, owner
+
+
+def preference_project(owner, domain, name: str, *, items: int, overlap: int, prefix: str):
+    """An active, unpaid preference project of the owner's with ``items`` items of two
+    completions each at ``overlap``."""
+    from tasks import services
+    from tasks.models import Item
+
+    project = services.create_project(
+        user=owner, organization=owner.memberships.get().organization, name=name,
+        domain=domain, preset="preference", overlap=overlap, max_overlap=overlap)
+    Item.objects.bulk_create(
+        [Item(project=project, external_id=f"{prefix}{n}", overlap=overlap,
+              data={"prompt": f"Question {n}?", "completions": [f"A{n}", f"B{n}"]})
+         for n in range(items)], batch_size=2000)
+    services.transition_project(user=owner, project=project, action="activate")
+    project.refresh_from_db()
+    return project

@@ -26,13 +26,16 @@ from django.db import connection, connections
 from django.test.utils import override_settings
 from knox.models import AuthToken
 
-from accounts import services as account_services
 from accounts.models import Domain
-from tasks import services
-from tasks.models import Item
 
 from . import clients, invariants
-from .common import conninfo, result, verified_experts
+from .common import (
+    conninfo,
+    operator_and_owner,
+    preference_project,
+    result,
+    verified_experts,
+)
 from .floor_urls import FLOOR_PATH
 from .servers import serving
 
@@ -53,20 +56,10 @@ LOGS = Path(settings.VAR_DIR) / "bench" / "http_routing"
 def _seed() -> dict:
     """A published unpaid project of ``ITEMS`` items at overlap 3 and verified experts
     qualified for its domain, each with a token."""
-    operator = account_services.User.objects.create_user(
-        "bench-operator", "op@bench.test", "x", is_staff=True)
-    owner = account_services.signup_customer(
-        username="bench-owner", email="owner@bench.test", password="x",
-        organization_name="Bench Org").user
+    operator, owner = operator_and_owner()
     domain = Domain.objects.get(slug="medicine-cardiology")
-    project = services.create_project(
-        user=owner, organization=owner.memberships.get().organization, name="HTTP routing",
-        domain=domain, preset="preference", overlap=OVERLAP, max_overlap=OVERLAP)
-    Item.objects.bulk_create(
-        [Item(project=project, external_id=f"h{n}", overlap=OVERLAP,
-              data={"prompt": f"Question {n}?", "completions": [f"A{n}", f"B{n}"]})
-         for n in range(ITEMS)], batch_size=2000)
-    services.transition_project(user=owner, project=project, action="activate")
+    project = preference_project(owner, domain, "HTTP routing", items=ITEMS, overlap=OVERLAP,
+                                 prefix="h")
     experts = verified_experts(EXPERTS, domain, operator)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

@@ -50,7 +50,7 @@ from tasks import services
 from tasks.models import Item
 
 from . import clients, invariants
-from .common import conninfo, result, verified_experts
+from .common import conninfo, operator_and_owner, result, verified_experts
 from .servers import Servers, cpu_seconds, machine_busy_seconds, serving
 
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -81,11 +81,7 @@ def _item_data(n: int) -> dict:
 def _seed() -> dict:
     """An organization with funds, its owner and an admin, a published project with items,
     and verified experts qualified for its domain; a token for each user."""
-    operator = account_services.User.objects.create_user(
-        "bench-operator", "op@bench.test", "x", is_staff=True)
-    owner = account_services.signup_customer(
-        username="bench-owner", email="owner@bench.test", password="x",
-        organization_name="Bench Org").user
+    operator, owner = operator_and_owner()
     organization = owner.memberships.get().organization
     analyst = account_services.User.objects.create_user("bench-admin", "admin@bench.test", "x")
     account_services.add_member(organization=organization, actor=owner, user=analyst,

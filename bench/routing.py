@@ -26,14 +26,13 @@ from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from accounts import services as account_services
 from accounts.models import Domain
 from tasks import services
 from tasks.models import Assignment, Item
 from tasks.routing import LEASE_SQL_POSTGRES, next_assignment
 from tasks.services import RECORD_ANSWER_SQL_POSTGRES
 
-from .common import verified_experts
+from .common import operator_and_owner, preference_project, verified_experts
 
 EXPERTS = 16
 OVERLAP = 3
@@ -42,31 +41,15 @@ TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
 
 
-def _loaded_project(owner, domain, name: str):
-    project = services.create_project(
-        user=owner, organization=owner.memberships.get().organization, name=name,
-        domain=domain, preset="preference", overlap=OVERLAP, max_overlap=OVERLAP)
-    Item.objects.bulk_create(
-        [Item(project=project, external_id=f"r{n}", overlap=OVERLAP,
-              data={"prompt": f"Question {n}?", "completions": [f"A{n}", f"B{n}"]})
-         for n in range(ITEMS)], batch_size=2000)
-    services.transition_project(user=owner, project=project, action="activate")
-    project.refresh_from_db()
-    return project
-
-
 # Bench users never log in; hashing their passwords the production way would only add
 # seconds to the set-up.
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 def _setup():
     """The routed project, a second one like it for the floor, and the experts."""
-    operator = account_services.User.objects.create_user(
-        "bench-operator", "op@bench.test", "x", is_staff=True)
-    owner = account_services.signup_customer(
-        username="bench-owner", email="owner@bench.test", password="x",
-        organization_name="Bench Org").user
+    operator, owner = operator_and_owner()
     domain = Domain.objects.get(slug="medicine-cardiology")
-    projects = [_loaded_project(owner, domain, name) for name in ("Routing bench", "Floor")]
+    projects = [preference_project(owner, domain, name, items=ITEMS, overlap=OVERLAP,
+                                   prefix="r") for name in ("Routing bench", "Floor")]
     experts = verified_experts(EXPERTS, domain, operator)
     # The statistics autovacuum would have gathered by the time a loaded project is worked.
     with connection.cursor() as cursor:
