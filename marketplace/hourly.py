@@ -57,11 +57,11 @@ def _held(assignment_id: int) -> Decimal:
     return ledger.outstanding_holds([assignment_id]).get(assignment_id, (None, ZERO))[1]
 
 
-def _refusal(project: Project, seconds: int, amount: Decimal) -> LeaseRefused:
-    organization = project.organization.name
-    return LeaseRefused(f"{organization}'s balance cannot cover {hours(seconds)} h of work at "
-                        f"{project.hourly_rate} {project.currency}/h ({amount} "
-                        f"{project.currency})")
+def refusal(project: Project, seconds: int, amount: Decimal) -> str:
+    """Why an hourly lease of `seconds` costing `amount` cannot be held, in the words that
+    routing's refusal and the project's funding page both use."""
+    return (f"{project.organization.name}'s balance cannot cover {hours(seconds)} h of work "
+            f"at {project.hourly_rate} {project.currency}/h ({amount} {project.currency})")
 
 
 def _reserve(assignment: Assignment, project: Project, amount: Decimal, seconds: int,
@@ -74,7 +74,7 @@ def _reserve(assignment: Assignment, project: Project, amount: Decimal, seconds:
                     idempotency_key=key, project_id=project.pk, assignment_id=assignment.pk,
                     memo=f"{hours(seconds)} h of hourly work on assignment {assignment.pk}")
     except InsufficientFunds as exc:
-        raise _refusal(project, seconds, amount) from exc
+        raise LeaseRefused(refusal(project, seconds, amount)) from exc
 
 
 @transaction.atomic

@@ -13,7 +13,6 @@ from django.db.models import (
     Count,
     DecimalField,
     F,
-    FloatField,
     Max,
     Q,
     QuerySet,
@@ -21,11 +20,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from accounts.models import Organization
 from config.money import after_fee
 from tasks.activity import cap_seconds
+from tasks.estimates import working_seconds
 from tasks.models import Assignment, Project
 
 from . import hourly
@@ -76,8 +76,7 @@ def funding(project: Project) -> Funding:
     if project.contract == HOURLY:
         seconds = min(project.assignment_ttl_s, cap_seconds(project))
         hold = hourly.cost(project.hourly_rate, seconds)
-        why = (f"{project.organization.name}'s balance cannot cover {hours(seconds)} h of work "
-               f"at {project.hourly_rate} {project.currency}/h ({hold} {project.currency})")
+        why = hourly.refusal(project, seconds, hold)
     else:
         hold = lease_hold(project)
         why = refusal(project, project.organization, hold)
@@ -254,8 +253,7 @@ def worked_seconds(expert, currency: str) -> dict[int, dict]:
     its weekly payment: the effective rate reads it once it is paid, so that the rate never
     reads low for pay that is on its way.
     """
-    seconds = Case(When(active_s__gt=0, then=Cast("active_s", FloatField())),
-                   default=Coalesce("duration_s", Value(0.0)), output_field=FloatField())
+    seconds = Coalesce(working_seconds(), Value(0.0))
     rows = (Assignment.objects.filter(DECIDED_WORK, expert=expert, project__currency=currency)
             .values("project", "project__name", "project__contract")
             .annotate(seconds=Sum(seconds),

@@ -59,9 +59,10 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
-def _working_seconds() -> Case:
-    """An answer's working time: its active time when heartbeats measured any, else the
-    duration the answer reported."""
+def working_seconds() -> Case:
+    """An answer's working time, as a database expression: its active time when heartbeats
+    measured any, else the duration the answer reported. Estimates and experts' effective
+    rates read the same time."""
     return Case(When(active_s__gt=0, then=Cast("active_s", FloatField())),
                 default=F("duration_s"), output_field=FloatField())
 
@@ -80,9 +81,9 @@ def _measured(project_ids: list[int]) -> dict[int, tuple[int, float]]:
     if connection.vendor == "postgresql":
         return {row["project_id"]: (row["approved"], row["median"]) for row in
                 rows.values("project_id").order_by()
-                .annotate(approved=Count("id"), median=Median(_working_seconds()))}
+                .annotate(approved=Count("id"), median=Median(working_seconds()))}
     times: dict[int, list[float]] = {}
-    for project_id, seconds in rows.annotate(seconds=_working_seconds()).values_list(
+    for project_id, seconds in rows.annotate(seconds=working_seconds()).values_list(
             "project_id", "seconds"):
         times.setdefault(project_id, []).append(seconds)
     return {project_id: (len(values), statistics.median(values))
@@ -162,21 +163,14 @@ def work_header(project: Project) -> dict:
 # The floor.
 
 def _least_price(seconds: int, floor: Decimal) -> Decimal:
-    """The lowest price per item, in cents, whose rate for `seconds` reaches the floor."""
+    """The lowest price, in cents, whose rate for `seconds` of work reaches the floor (for
+    3600 seconds, the lowest hourly rate)."""
     fee_rate = Decimal(settings.PLATFORM_FEE_RATE)
     price = money(floor * seconds / 3600 / (1 - fee_rate)) - 2 * CENT if fee_rate < 1 else CENT
     price = max(price, CENT)
     while money(after_fee(price) * 3600 / seconds) < floor:
         price += CENT
     return price
-
-
-def _least_hourly_rate(floor: Decimal) -> Decimal:
-    fee_rate = Decimal(settings.PLATFORM_FEE_RATE)
-    rate = max(money(floor / (1 - fee_rate)) - 2 * CENT, CENT) if fee_rate < 1 else CENT
-    while after_fee(rate) < floor:
-        rate += CENT
-    return rate
 
 
 def floor_shortfall(project: Project, estimate: Estimate) -> dict[str, list[str]] | None:
@@ -191,7 +185,7 @@ def floor_shortfall(project: Project, estimate: Estimate) -> dict[str, list[str]
         return {"hourly_rate": [
             f"{project.hourly_rate} {currency} per hour pays the expert {rate} {currency}/h "
             f"after the platform fee, below the floor of {floor:.2f} {currency}/h; raise the "
-            f"rate to at least {_least_hourly_rate(floor)} {currency}."]}
+            f"rate to at least {_least_price(3600, floor)} {currency}."]}
     if project.price_per_item <= 0 or rate is None or rate >= floor:
         return None
     return {"price_per_item": [
