@@ -124,6 +124,17 @@ def final_gap(assignment: Assignment, project: Project, now: datetime) -> Gap:
     return Gap(counted_s=counted, week_logged_s=week_logged, cap_s=cap)
 
 
+def count_last_stretch(assignment: Assignment, project: Project, now: datetime) -> None:
+    """Add to a lease that is being submitted or skipped the activity since the expert's
+    previous sign of it, as a heartbeat now would. A lease without heartbeats counts nothing
+    and takes no lock: most answers sent through the API never had one."""
+    if assignment.last_active_at is None:
+        return
+    lock_expert(assignment.expert_id)
+    assignment.active_s += final_gap(assignment, project, now).counted_s
+    assignment.last_active_at = now
+
+
 def require_live(assignment: Assignment, now: datetime) -> None:
     """Only a lease still held may be answered, skipped, extended or worked on."""
     if assignment.status != Assignment.Status.ASSIGNED:

@@ -20,7 +20,7 @@ from config.rawsql import aware, json_value, statement_cursor
 from config.transactions import retried_on_deadlock
 
 from . import estimates, schema
-from .activity import final_gap, lock_expert, require_live
+from .activity import count_last_stretch, require_live
 from .models import Annotation, Assignment, Comment, Item, Project
 from .routing import release
 from .rubric import build_rubric
@@ -291,12 +291,8 @@ def submit(*, assignment_id: int, user, answer: Any,
         if errors:
             raise ValidationError({"answer": [f"{name}: {message}" for name, messages in
                                               errors.items() for message in messages]})
-        if assignment.last_active_at is not None:
-            lock_expert(user.pk)
-            project = Project(pk=project_id, contract=contract,
-                              weekly_cap_hours=weekly_cap_hours)
-            assignment.active_s += final_gap(assignment, project, now).counted_s
-            assignment.last_active_at = now
+        count_last_stretch(assignment, Project(pk=project_id, contract=contract,
+                                               weekly_cap_hours=weekly_cap_hours), now)
         assignment.duration_s = ((now - leased_at).total_seconds() if duration_s is None
                                  else duration_s)
         annotation = Annotation(assignment=assignment, item_id=item_id, project_id=project_id,
@@ -372,10 +368,7 @@ def skip(*, assignment_id: int, user, reason: str = "") -> Assignment:
     assignment = _locked_assignment(assignment_id, user)
     require_live(assignment, now)
     assignment.skip_reason = reason
-    if assignment.last_active_at is not None:
-        lock_expert(user.pk)
-        assignment.active_s += final_gap(assignment, assignment.project, now).counted_s
-        assignment.last_active_at = now
+    count_last_stretch(assignment, assignment.project, now)
     assignment.save(update_fields=["skip_reason", "active_s", "last_active_at"])
     release([assignment], status=Assignment.Status.SKIPPED, now=now)
     return assignment
