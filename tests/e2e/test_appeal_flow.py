@@ -8,11 +8,9 @@ Qualifying the expert in a domain has no HTTP endpoint and uses the operator's s
 
 import pytest
 
-from accounts import services as account_services
-from accounts.models import Domain, ExpertProfile
 from tasks.models import WebhookDelivery
 from tests.conftest import client_for
-from tests.e2e.clients import signed_in
+from tests.e2e.clients import cardiologist_at_work, signed_in
 from tests.marketplace.conftest import assert_books_balance
 
 pytestmark = pytest.mark.django_db
@@ -41,14 +39,7 @@ def test_an_appeal_reverses_a_rejection_and_pays(staff):
         "amount": "10.00", "currency": "USD", "reference": "WIRE-A1"},
         format="json").status_code == 201
 
-    expert, profile = signed_in("expert", username="dr_appeal", full_name="Dr. Appeal",
-                                highest_degree="md", field_of_study="Cardiology",
-                                domains=["medicine-cardiology"], languages=["en"])
-    operator.post(f"/api/v1/experts/{profile['id']}/verify/", {"verification": "verified"},
-                  format="json")
-    account_services.qualify_expertise(
-        expert=ExpertProfile.objects.get(user_id=profile["id"]),
-        domain=Domain.objects.get(slug="medicine-cardiology"), score=None, source="operator")
+    expert, _ = cardiologist_at_work(operator, "dr_appeal", "Dr. Appeal")
     assignment = expert.post("/api/v1/assignments/next/").json()["id"]
     assert expert.post(f"/api/v1/assignments/{assignment}/submit/",
                        {"answer": {"better": "A"}}, format="json").status_code == 200

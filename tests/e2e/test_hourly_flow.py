@@ -16,13 +16,11 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import services as account_services
-from accounts.models import Domain, ExpertProfile
 from marketplace import hourly, ledger
 from tasks.activity import week_start
 from tasks.models import Assignment
 from tests.conftest import client_for
-from tests.e2e.clients import signed_in
+from tests.e2e.clients import cardiologist_at_work, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -60,14 +58,7 @@ def test_an_hourly_project_tracks_caps_and_pays_time_weekly(staff):
     assert operator.post(f"/api/v1/orgs/{organization}/deposits/", deposit,
                          format="json").status_code == 201
 
-    expert, profile = signed_in("expert", username="dr_hours", full_name="Dr. Hours",
-                                highest_degree="md", field_of_study="Cardiology",
-                                domains=["medicine-cardiology"], languages=["en"])
-    assert operator.post(f"/api/v1/experts/{profile['id']}/verify/",
-                         {"verification": "verified"}, format="json").status_code == 200
-    account_services.qualify_expertise(
-        expert=ExpertProfile.objects.get(user_id=profile["id"]),
-        domain=Domain.objects.get(slug="medicine-cardiology"), score=None, source="operator")
+    expert, profile = cardiologist_at_work(operator, "dr_hours", "Dr. Hours")
     balance_url = f"/api/v1/orgs/{organization}/balance/"
 
     def work(beats: list[int]) -> tuple[int, int]:

@@ -14,11 +14,9 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from accounts import services as account_services
-from accounts.models import Domain, ExpertProfile
 from marketplace import jobs
 from tests.conftest import client_for
-from tests.e2e.clients import signed_in
+from tests.e2e.clients import cardiologist_at_work, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +44,7 @@ def test_a_customer_funds_work_an_expert_is_paid_and_the_books_balance(staff, se
                          format="json").status_code == 201
     assert customer.post(f"/api/v1/projects/{project}/activate/").status_code == 200
 
-    expert, profile = signed_in("expert", username="dr_funds", full_name="Dr. Funds",
-                                highest_degree="md", field_of_study="Cardiology",
-                                domains=["medicine-cardiology"], languages=["en"])
-    assert operator.post(f"/api/v1/experts/{profile['id']}/verify/",
-                         {"verification": "verified"}, format="json").status_code == 200
-    account_services.qualify_expertise(
-        expert=ExpertProfile.objects.get(user_id=profile["id"]),
-        domain=Domain.objects.get(slug="medicine-cardiology"), score=None, source="operator")
+    expert, _ = cardiologist_at_work(operator, "dr_funds", "Dr. Funds")
 
     # Unfunded: no work, and both sides are told why.
     response = expert.post("/api/v1/assignments/next/")
